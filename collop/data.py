@@ -1,0 +1,77 @@
+"""Phase-space records prepared for the solver."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import xarray as xr
+
+from .grid import VelocityGrid
+from .schema import CollopError
+
+__all__ = ["Record", "parse_names", "select_populations"]
+
+
+def parse_names(spec) -> list[str]:
+    """``"a,b,c"`` or a sequence of names -> list of names."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        return [s.strip() for s in spec.split(",") if s.strip()]
+    return [str(s) for s in spec]
+
+
+def select_populations(ds: xr.Dataset, names) -> list[str]:
+    """Check that every name is a population of ``ds``; ``"all"`` selects all."""
+    names = parse_names(names)
+    have = [str(p) for p in ds["population"].values]
+    if names == ["all"]:
+        return have
+    if not names:
+        raise CollopError(f"{ds.encoding.get('source', 'dataset')}: no populations selected")
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise CollopError(f"{ds.encoding.get('source', 'dataset')}: unknown population(s) "
+                          f"{', '.join(missing)}; the file has {', '.join(have)}")
+    return names
+
+
+@dataclass
+class Record:
+    """The populations of a phase-space dataset as one tensor.
+
+    Attributes
+    ----------
+    f : Tensor, shape (P, T, N, M)
+        Densities in *grid units*: ``f * h**2 * N * M``, so a distribution
+        spread evenly over the grid has the value 1 everywhere.
+    times : ndarray (T,)
+        Frame times (time units).
+    grid : VelocityGrid
+    names : list of str
+    scale : float
+        ``h**2 * N * M``: multiply data densities by it to get grid units.
+    """
+
+    f: torch.Tensor
+    times: np.ndarray
+    grid: VelocityGrid
+    names: list
+    scale: float
+    velocity_units: str
+    time_units: str
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset, names, dtype=torch.float32) -> "Record":
+        names = select_populations(ds, names)
+        grid = VelocityGrid.from_dataset(ds)
+        scale = grid.h ** 2 * grid.shape[0] * grid.shape[1]
+        f = np.asarray(ds["f"].sel(population=names).values, dtype=np.float64) * scale
+        return cls(torch.as_tensor(f, dtype=dtype), np.asarray(ds["time"].values, dtype=float),
+                   grid, names, scale, ds.attrs["velocity_units"], ds.attrs["time_units"])
+
+    @property
+    def dt(self) -> np.ndarray:
+        """Frame intervals ``t[k+1] - t[k]`` (time units)."""
+        return np.diff(self.times)

@@ -1,0 +1,335 @@
+"""Time-dependent Fokker-Planck operators.
+
+One module composes the three options of an operator:
+
+* parametrisation - :class:`~collop.operators.fields.TensorField` or
+  :class:`~collop.operators.fields.MLPField`;
+* symmetry - :class:`Isotropic` (``A_par, D_par, D_perp`` of speed) or
+  :class:`Full` (``A_x, A_y, D_xx, D_yy, D_xy`` of velocity);
+* time dependence - ``N_t`` time nodes for tensors (1: time-invariant), a time
+  input or not for MLPs.
+
+Notes
+-----
+The operator is ``C[f] = -div(A f) + 1/2 div div(D f)`` with
+``A_i = <dv_i>/dt`` and ``D_ij = <dv_i dv_j>/dt``. Isotropic:
+``A = A_par v_hat``, ``D = D_par v_hat v_hat^T + D_perp (I - v_hat v_hat^T)``.
+
+Fields work in *natural units*: velocities in bins ``h``, time in frames
+``dt`` (the record's mean frame interval), so ``A`` is in ``h/dt`` and ``D``
+in ``h^2/dt``. ``FokkerPlanck.a_scale = h/dt`` and ``d_scale = h^2/dt``
+convert to the data's units; operator files store data units.
+
+``D`` stays positive semi-definite: tensor fields are projected onto the PSD
+cone after every optimiser step (:meth:`FokkerPlanck.project_`), MLP outputs
+pass through softplus (isotropic) or a Cholesky factor (full).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..datasets import full_operator_dataset, isotropic_operator_dataset
+from ..grid import VelocityGrid
+from ..schema import SchemaError
+from ..solvers import _probe_kappa
+from .fields import MLPField, TensorField
+
+__all__ = ["FokkerPlanck", "Isotropic", "Full", "SYMMETRIES"]
+
+
+class Isotropic:
+    """``A_par(v, t), D_par(v, t), D_perp(v, t)`` with ``v = |v|``."""
+
+    name = "isotropic"
+    n_inputs = 1
+    channels = ("A_par", "D_par", "D_perp")
+
+    @staticmethod
+    def inputs(vx: torch.Tensor, vy: torch.Tensor):
+        """Unique speeds of the points and the inverse index (speeds repeat on a grid)."""
+        s = torch.hypot(vx, vy)
+        key = torch.round(s * 1e9 / s.max().clamp_min(1e-300))
+        _, first, inverse = np.unique(key.numpy(), return_index=True, return_inverse=True)
+        return s[torch.as_tensor(first)][:, None], torch.as_tensor(inverse.reshape(-1))
+
+    @staticmethod
+    def constrain(raw: torch.Tensor) -> torch.Tensor:
+        return torch.cat([raw[..., :1], F.softplus(raw[..., 1:])], -1)
+
+    @staticmethod
+    def project_(values: torch.Tensor) -> None:
+        values[..., 1:].clamp_(min=0)
+
+    @staticmethod
+    def cartesian(ch: torch.Tensor, vx: torch.Tensor, vy: torch.Tensor) -> torch.Tensor:
+        """``(T, P, 3)`` isotropic channels to ``(T, 5, P)`` ``(A_x, A_y, D_xx, D_yy, D_xy)``.
+
+        At ``v = 0`` the direction is undefined: ``A = 0`` and ``D = D_perp I``.
+        """
+        R = _isotropic_matrix(vx, vy).to(ch.dtype)
+        return torch.einsum("cqp,tpq->tcp", R, ch)
+
+
+def _unit(vx, vy):
+    s = torch.hypot(vx, vy)
+    safe = torch.where(s > 0, s, torch.ones_like(s))
+    return (torch.where(s > 0, vx / safe, torch.zeros_like(s)),
+            torch.where(s > 0, vy / safe, torch.zeros_like(s)), s == 0)
+
+
+def _isotropic_matrix(vx, vy):
+    """``R (5, 3, P)``: cartesian channels = ``sum_ch R[:, ch] * (A_par, D_par, D_perp)[ch]``."""
+    ux, uy, zero = _unit(vx, vy)
+    R = torch.zeros(5, 3, vx.numel(), dtype=vx.dtype)
+    R[0, 0], R[1, 0] = ux, uy
+    R[2, 1], R[2, 2] = ux * ux, torch.where(zero, torch.ones_like(ux), uy * uy)
+    R[3, 1], R[3, 2] = uy * uy, torch.where(zero, torch.ones_like(ux), ux * ux)
+    R[4, 1], R[4, 2] = ux * uy, -ux * uy
+    return R
+
+
+Isotropic.cartesian_matrix = staticmethod(_isotropic_matrix)
+
+
+class Full:
+    """``A_x, A_y, D_xx, D_yy, D_xy`` as functions of ``(vx, vy, t)``."""
+
+    name = "full"
+    n_inputs = 2
+    channels = ("A_x", "A_y", "D_xx", "D_yy", "D_xy")
+
+    @staticmethod
+    def inputs(vx, vy):
+        return torch.stack([vx, vy], -1), torch.arange(vx.numel())
+
+    @staticmethod
+    def constrain(raw):
+        l11, l22, l21 = F.softplus(raw[..., 2]), F.softplus(raw[..., 3]), raw[..., 4]
+        return torch.stack([raw[..., 0], raw[..., 1], l11 * l11, l21 * l21 + l22 * l22,
+                            l11 * l21], -1)
+
+    @staticmethod
+    def project_(values):
+        a, c, b = values[..., 2], values[..., 3], values[..., 4]
+        m = 0.5 * (a + c)
+        r = torch.sqrt((0.5 * (a - c)) ** 2 + b ** 2)
+        lp, lm = (m + r).clamp(min=0), (m - r).clamp(min=0)
+        # eigenvector of the larger eigenvalue: angle theta with tan(2 theta) = 2b / (a - c)
+        th = 0.5 * torch.atan2(2 * b, a - c)
+        cs, sn = torch.cos(th), torch.sin(th)
+        values[..., 2] = lp * cs * cs + lm * sn * sn
+        values[..., 3] = lp * sn * sn + lm * cs * cs
+        values[..., 4] = (lp - lm) * cs * sn
+
+    @staticmethod
+    def cartesian(ch, vx, vy):
+        return ch.permute(0, 2, 1)
+
+    @staticmethod
+    def cartesian_matrix(vx, vy):
+        return torch.eye(5, dtype=vx.dtype)[:, :, None].expand(5, 5, vx.numel())
+
+
+SYMMETRIES = {"isotropic": Isotropic, "full": Full}
+
+
+class FokkerPlanck(nn.Module):
+    """A Fokker-Planck operator with swappable parametrisation and symmetry.
+
+    Parameters
+    ----------
+    field : Field
+        The parametrisation; its channels are those of ``symmetry``.
+    symmetry : {"isotropic", "full"}
+        Form of ``A`` and ``D``.
+    a_scale, d_scale : float
+        Natural units of ``A`` (velocity/time) and ``D`` (velocity**2/time).
+    method : str
+        Name written to operator files (``ps-tensor``, ``ps-nn``, ...).
+    """
+
+    def __init__(self, field, symmetry: str = "isotropic", *, a_scale: float = 1.0,
+                 d_scale: float = 1.0, method: str = "ps-tensor",
+                 velocity_units: str = "", time_units: str = ""):
+        super().__init__()
+        self.field = field
+        self.symmetry = SYMMETRIES[symmetry]
+        self.method = method
+        self.velocity_units, self.time_units = velocity_units, time_units
+        self.register_buffer("scales", torch.tensor(
+            [a_scale] * 2 + [d_scale] * 3 if symmetry == "full" else [a_scale, d_scale, d_scale],
+            dtype=torch.float64))
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def build(cls, model: str, grid: VelocityGrid, times, *, symmetry: str = "isotropic",
+              nt: int | None = None, seed: int = 0, velocity_units: str = "",
+              time_units: str = "", hidden: int = 32, layers: int = 3) -> "FokkerPlanck":
+        """A fresh operator for a dataset's grid and frame times.
+
+        Parameters
+        ----------
+        model : {"tensor", "nn"}
+            Discrete tensor (zeros) or MLPs (seeded random init).
+        grid : VelocityGrid
+            The phase-space grid; tensors live on its speed nodes (isotropic)
+            or bin centres (full).
+        times : array
+            Frame times of the record (time units).
+        nt : int, optional
+            Time nodes of a tensor (default: one per frame); for MLPs
+            ``nt == 1`` drops the time input.
+        """
+        times = np.asarray(times, dtype=float)
+        sym = SYMMETRIES[symmetry]
+        dt = float(np.diff(times).mean()) if times.size > 1 else 1.0
+        h = grid.h
+        if model == "tensor":
+            nt = times.size if nt is None else int(nt)
+            tn = np.linspace(times[0], times[-1], nt) if nt > 1 else times[:1]
+            nodes = [grid.speed_nodes()] if sym is Isotropic else [grid.vx, grid.vy]
+            field = TensorField(nodes, tn, len(sym.channels))
+            method = "ps-tensor"
+        elif model == "nn":
+            gen = torch.random.fork_rng()
+            with gen:
+                torch.manual_seed(seed)
+                field = MLPField(sym.n_inputs, len(sym.channels), x_scale=grid.corner_speed,
+                                 t0=times[0], t_scale=times[-1] - times[0],
+                                 time_dependent=(nt != 1), hidden=hidden, layers=layers)
+            method = "ps-nn"
+        else:
+            raise ValueError(f"unknown model {model!r}; expected 'tensor' or 'nn'")
+        return cls(field, symmetry, a_scale=h / dt, d_scale=h * h / dt, method=method,
+                   velocity_units=velocity_units, time_units=time_units)
+
+    @classmethod
+    def from_dataset(cls, ds) -> "FokkerPlanck":
+        """A fixed (tabulated) operator from an ``operator`` dataset, in its units."""
+        form = ds.attrs.get("operator")
+        kw = dict(method=ds.attrs.get("method", "file"), velocity_units=ds.attrs["velocity_units"],
+                  time_units=ds.attrs["time_units"])
+        if form == "fokker_planck_isotropic":
+            vals = np.stack([ds[c].values for c in Isotropic.channels], -1)
+            field = TensorField([ds["speed"].values], ds["time"].values, 3, vals)
+            return cls(field, "isotropic", **kw)
+        if form == "fokker_planck_full":
+            A, D = ds["A"].values, ds["D"].values
+            vals = np.stack([A[:, 0], A[:, 1], D[:, 0, 0], D[:, 1, 1], 0.5 * (D[:, 0, 1] + D[:, 1, 0])], -1)
+            field = TensorField([ds["vx"].values, ds["vy"].values], ds["time"].values, 5, vals)
+            return cls(field, "full", **kw)
+        raise SchemaError(f"operator form {form!r} is not a Fokker-Planck operator",
+                          ds.encoding.get("source"))
+
+    # -- evaluation ---------------------------------------------------------
+    def channels(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Physical channels (data units) at inputs ``x (P, d)`` and times ``t``: ``(T, P, C)``."""
+        raw = self.field(x, t)
+        ch = self.symmetry.constrain(raw) if isinstance(self.field, MLPField) else raw
+        return ch * self.scales.to(ch.dtype)
+
+    def coefficient_maps(self, grid: VelocityGrid, times, dtype=torch.float64) -> torch.Tensor:
+        """``(A_x, A_y, D_xx, D_yy, D_xy)`` at the grid's cell centres: ``(T, 5, N, M)``."""
+        VX, VY = grid.mesh()
+        vx = torch.as_tensor(VX.ravel())
+        vy = torch.as_tensor(VY.ravel())
+        t = torch.as_tensor(np.asarray(times, dtype=np.float64))
+        x, inverse = self.symmetry.inputs(vx, vy)
+        ch = self.channels(x, t).to(dtype)[:, inverse]            # (T, P, C)
+        maps = self.symmetry.cartesian(ch, vx.to(dtype), vy.to(dtype))                 # (T, 5, P)
+        return maps.reshape(t.numel(), 5, *grid.shape)
+
+    def _stencil_matrix(self, grid: VelocityGrid, dtype):
+        """Sparse ``G`` with ``W.flatten() = G @ channels(x_unique).flatten()``, cached per grid."""
+        key = (grid.shape, grid.h, float(grid.vx[0]), float(grid.vy[0]), dtype)
+        cache = self.__dict__.setdefault("_stencil_cache", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = _build_stencil_matrix(self.symmetry, grid, dtype)
+        return cache[key]
+
+    def stencil(self, grid: VelocityGrid, times, dtype=torch.float32) -> torch.Tensor:
+        """Stencil weights ``W (T, 9, N, M)`` of the operator at the frame ``times``.
+
+        Equal to ``fp_stencil_weights(coefficient_maps(grid, times), grid.h)``
+        but computed as one sparse product from the channels at the unique
+        input points (speeds, for isotropic operators), which is far cheaper to
+        differentiate.
+        """
+        G, x = self._stencil_matrix(grid, dtype)
+        t = torch.as_tensor(np.asarray(times, dtype=np.float64))
+        ch = self.channels(x, t).to(dtype)                        # (T, U, C)
+        W = (G @ ch.reshape(t.numel(), -1).T).T
+        return W.reshape(t.numel(), 9, *grid.shape)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Project tensor coefficients onto ``D >= 0`` (no-op for MLPs)."""
+        if isinstance(self.field, TensorField):
+            self.symmetry.project_(self.field.values)
+
+    def regularization(self, order: int, times) -> torch.Tensor:
+        """``sum_c ||d^n c/dt^n||_2`` in natural units (Appendix D.5)."""
+        t = torch.as_tensor(np.asarray(times, dtype=np.float64))
+        if isinstance(self.field, TensorField):
+            return self.field.time_derivative_penalty(order, t, None)
+        nodes = torch.linspace(0, float(self.field.x_scale), 48, dtype=torch.float64)
+        x = nodes[:, None] if self.symmetry.n_inputs == 1 else torch.stack(
+            torch.meshgrid(nodes - nodes[-1] / 2, nodes - nodes[-1] / 2, indexing="ij"), -1).reshape(-1, 2)
+        return self.field.time_derivative_penalty(order, t, x)
+
+    # -- export ---------------------------------------------------------------
+    @torch.no_grad()
+    def to_dataset(self, grid: VelocityGrid, times, *, source: str = "",
+                   attrs: dict | None = None):
+        """The operator file (data units).
+
+        Isotropic operators are written as ``A_par, D_par, D_perp(time, speed)``
+        with speeds from 0 to the grid corner; full ones as ``A, D`` on the
+        grid's bin centres. Tensors are written on their own nodes, MLPs on the
+        frame times (isotropic speeds every half bin).
+        """
+        kw = dict(method=self.method, velocity_units=self.velocity_units,
+                  time_units=self.time_units, source=source, attrs=attrs)
+        tensor = isinstance(self.field, TensorField)
+        t = self.field.time_nodes if tensor else torch.as_tensor(np.asarray(times, dtype=np.float64))
+        if self.symmetry is Isotropic:
+            speed = self.field.nodes(0) if tensor else torch.as_tensor(grid.speed_nodes(grid.h / 2))
+            ch = self.channels(speed[:, None], t).numpy()
+            return isotropic_operator_dataset(t.numpy(), speed.numpy(), ch[..., 0], ch[..., 1],
+                                              ch[..., 2], **kw)
+        maps = self.coefficient_maps(grid, t.numpy()).numpy()        # (T, 5, N, M)
+        A = maps[:, :2]
+        D = np.stack([np.stack([maps[:, 2], maps[:, 4]], 1), np.stack([maps[:, 4], maps[:, 3]], 1)], 1)
+        return full_operator_dataset(t.numpy(), grid.vx, grid.vy, A, D, **kw)
+
+
+def _build_stencil_matrix(sym, grid: VelocityGrid, dtype):
+    """Compose the flux-form stencil (probed kappa) with the symmetry's cartesian map."""
+    n, m = grid.shape
+    VX, VY = grid.mesh()
+    vx = torch.as_tensor(VX.ravel())
+    vy = torch.as_tensor(VY.ravel())
+    x, inverse = sym.inputs(vx, vy)
+    R = sym.cartesian_matrix(vx, vy)                              # (5, C, P)
+    C = R.shape[1]
+    kappa = _probe_kappa(n, m, float(grid.h)).reshape(5, 9, n * m)
+    ii, jj = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
+    rows, cols, vals = [], [], []
+    for k in range(9):
+        a, b = k // 3 - 1, k % 3 - 1
+        ok = ((ii + a >= 0) & (ii + a < n) & (jj + b >= 0) & (jj + b < m)).ravel()
+        cell = np.flatnonzero(ok)
+        nb = ((ii + a) * m + (jj + b)).ravel()[cell]
+        v = torch.einsum("cp,cqp->qp", kappa[:, k, cell], R[:, :, nb])   # (C, ncell)
+        for q in range(C):
+            keep = v[q] != 0
+            rows.append(k * n * m + cell[keep.numpy()])
+            cols.append(inverse[nb].numpy()[keep.numpy()] * C + q)
+            vals.append(v[q][keep])
+    idx = torch.as_tensor(np.stack([np.concatenate(rows), np.concatenate(cols)]))
+    G = torch.sparse_coo_tensor(idx, torch.cat(vals), (9 * n * m, x.shape[0] * C))
+    return G.coalesce().to(dtype).to_sparse_csr(), x
