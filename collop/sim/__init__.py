@@ -1,0 +1,4 @@
+"""Data generators. :mod:`collop.sim.langevin`: particles under a known Fokker-Planck operator."""
+from .langevin import IsotropicTruth, default_truth, generate, truth_operator_dataset
+
+__all__ = ["IsotropicTruth", "default_truth", "generate", "truth_operator_dataset"]
