@@ -18,7 +18,8 @@ try:  # numba is a hard dependency, but keep the torch path importable without i
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
-__all__ = ["HAVE_NUMBA", "stencil_forward", "stencil_backward", "set_kernel_threads"]
+__all__ = ["HAVE_NUMBA", "stencil_forward", "stencil_backward", "abs_diff_sum", "abs_diff_grad",
+           "set_kernel_threads"]
 
 
 def set_kernel_threads(n: int) -> None:
@@ -45,13 +46,10 @@ if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, fastmath=True)
     def _backward(fp, W, gp, gf, gW):  # pragma: no cover - compiled
-        # gp: (S, P, N+2, M+2) zero-padded upstream gradient
+        # gp: (S, P, N+2, M+2) zero-padded upstream gradient; gW is accumulated into
         S, P, N, M = gf.shape
         for s in prange(S):
             for i in range(N):
-                for k in range(9):
-                    for j in range(M):
-                        gW[s, k, i, j] = 0.0
                 for p in range(P):
                     for di in range(3):
                         for dj in range(3):
@@ -74,6 +72,44 @@ if HAVE_NUMBA:
                                 gf[s, p, i, j] += W[s, k, ii, j - dj + 1] * gp[s, p, ii + 1, j - dj + 2]
 
 
+    @njit(parallel=True, cache=True, fastmath=True)
+    def _abs_diff_sum(a, b):  # pragma: no cover - compiled
+        # a, b: (S, R) flattened; per-row sums keep the reduction deterministic
+        S, R = a.shape
+        rows = np.zeros(S, dtype=np.float64)
+        for s in prange(S):
+            acc = 0.0
+            for r in range(R):
+                acc += abs(a[s, r] - b[s, r])
+            rows[s] = acc
+        return rows.sum()
+
+    @njit(parallel=True, cache=True, fastmath=True)
+    def _abs_diff_grad(a, b, g, out):  # pragma: no cover - compiled
+        # out += g * sign(a - b)
+        S, R = a.shape
+        for s in prange(S):
+            for r in range(R):
+                d = a[s, r] - b[s, r]
+                if d > 0:
+                    out[s, r] += g
+                elif d < 0:
+                    out[s, r] -= g
+
+
+def abs_diff_sum(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum |a - b|`` accumulated in float64."""
+    return _abs_diff_sum(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1))
+
+
+def abs_diff_grad(a: np.ndarray, b: np.ndarray, g: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``out + g * sign(a - b)`` (``out`` defaults to zeros and is updated in place)."""
+    out = np.zeros_like(a) if out is None else out
+    _abs_diff_grad(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1), a.dtype.type(g),
+                   out.reshape(out.shape[0], -1))
+    return out
+
+
 def _pad(a: np.ndarray) -> np.ndarray:
     out = np.zeros(a.shape[:-2] + (a.shape[-2] + 2, a.shape[-1] + 2), dtype=a.dtype)
     out[..., 1:-1, 1:-1] = a
@@ -87,9 +123,12 @@ def stencil_forward(f: np.ndarray, W: np.ndarray) -> np.ndarray:
     return out
 
 
-def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray):
-    """Gradients of ``sum(g * stencil_forward(f, W))`` with respect to ``f`` and ``W``."""
+def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray, gW: np.ndarray | None = None):
+    """Gradients of ``sum(g * stencil_forward(f, W))`` with respect to ``f`` and ``W``.
+
+    The gradient of ``W`` is added to ``gW`` when given (in place), else to zeros.
+    """
     gf = np.empty_like(f)
-    gW = np.empty_like(W)
+    gW = np.zeros_like(W) if gW is None else gW
     _backward(_pad(f), W, _pad(g), gf, gW)
     return gf, gW

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from . import _stencil_kernels as _k
 
-__all__ = ["fp_flux_divergence", "fp_stencil_weights", "stencil_apply", "stencil_tendency",
+__all__ = ["fp_flux_divergence", "fp_stencil_weights", "stencil_apply", "stencil_tendency", "abs_diff_sum",
            "stable_substeps", "GridSolver", "ForwardEuler", "Heun", "SOLVERS"]
 
 N_CHANNELS = 5  # A_x, A_y, D_xx, D_yy, D_xy
@@ -186,6 +186,78 @@ def stencil_apply(f: torch.Tensor, W: torch.Tensor, *, backend: str = "auto") ->
     return _StencilFunction.apply(f.contiguous(), W.contiguous())
 
 
+class _UnrolledMAE(torch.autograd.Function):
+    """Sum over ``u`` of ``sum|f_u - fs[u]|`` for forward-Euler unrolls, fused.
+
+    Forward and adjoint run in the numba kernels with the per-frame stencils
+    sliced in place, so no autograd graph is built per step.
+    """
+
+    @staticmethod
+    def forward(ctx, Wdt, fs, nu, n_sub):
+        W = Wdt.detach().numpy()
+        F_ = fs.detach().numpy()
+        S = F_.shape[0] - nu
+        f = np.ascontiguousarray(F_[:S])
+        states, total = [f], 0.0
+        for u in range(nu):
+            for _ in range(n_sub):
+                f = _k.stencil_forward(f, W[u:u + S])
+                states.append(f)
+            total += _k.abs_diff_sum(f, F_[u + 1:u + 1 + S])
+        ctx.states, ctx.nu, ctx.n_sub, ctx.S = states, nu, n_sub, S
+        ctx.save_for_backward(Wdt, fs)
+        return torch.tensor(total, dtype=torch.float64)
+
+    @staticmethod
+    def backward(ctx, gl):
+        Wdt, fs = ctx.saved_tensors
+        W, F_ = Wdt.detach().numpy(), fs.detach().numpy()
+        nu, n_sub, S, states = ctx.nu, ctx.n_sub, ctx.S, ctx.states
+        gW = np.zeros_like(W)
+        g = np.zeros_like(states[0])
+        for u in reversed(range(nu)):
+            _k.abs_diff_grad(states[(u + 1) * n_sub], F_[u + 1:u + 1 + S], float(gl), g)
+            for k in reversed(range(n_sub)):
+                g, _ = _k.stencil_backward(states[u * n_sub + k], W[u:u + S], g, gW[u:u + S])
+        return torch.from_numpy(gW), None, None, None
+
+
+class _AbsDiffSum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return torch.tensor(_k.abs_diff_sum(a.detach().numpy(), b.detach().numpy()), dtype=torch.float64)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return torch.from_numpy(_k.abs_diff_grad(a.detach().numpy(), b.detach().numpy(), float(g))), None
+
+
+def abs_diff_sum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``sum |a - b|`` as a float64 scalar (fused kernel on CPU; ``b`` gets no gradient)."""
+    if _use_kernel(a, b) and not b.requires_grad:
+        return _AbsDiffSum.apply(a.contiguous(), b.contiguous())
+    return (a - b).abs().sum(dtype=torch.float64)
+
+
+class _SparseLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, X, G, GT):
+        ctx.GT = GT
+        return G @ X
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.GT @ g.contiguous(), None, None
+
+
+def sparse_linear(G: torch.Tensor, GT: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """``G @ X`` for a fixed sparse CSR ``G`` whose transpose ``GT`` is precomputed."""
+    return _SparseLinear.apply(X, G, GT)
+
+
 def stencil_tendency(f: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     """``L f = sum_k W_k shift_k(f)`` (the right-hand side, no identity)."""
     return _torch_stencil(f, W) - f
@@ -249,6 +321,26 @@ class GridSolver:
             return W * (dt / n_sub)
         return W * (dt / n_sub)[:, None, None, None]
 
+    def unrolled_abs_error(self, Wdt: torch.Tensor, fs: torch.Tensor, nu: int, n_sub: int) -> torch.Tensor:
+        """``sum_u sum |f_hat(t + u) - f(t + u)|`` over all start frames ``t``.
+
+        Parameters
+        ----------
+        Wdt : Tensor, shape (T-1, 9, N, M)
+            Per-frame stencils times the sub-step.
+        fs : Tensor, shape (T, P, N, M)
+            The record, frame-major; every frame ``t <= T-1-nu`` is a start.
+        nu : int
+            Frames unrolled from each start.
+        """
+        S = fs.shape[0] - nu
+        f = fs[:S]
+        loss = fs.new_zeros((), dtype=torch.float64)
+        for u in range(nu):
+            f = self.advance(f, Wdt[u:u + S], n_sub)
+            loss = loss + abs_diff_sum(f, fs[u + 1:u + 1 + S])
+        return loss
+
     def advance(self, f: torch.Tensor, Wdt: torch.Tensor, n_sub: int) -> torch.Tensor:
         """One frame: ``n_sub`` sub-steps with the same operator."""
         for _ in range(n_sub):
@@ -291,6 +383,12 @@ class ForwardEuler(GridSolver):
 
     def step(self, f, Wdt):
         return stencil_apply(f, Wdt, backend=self.backend)
+
+
+    def unrolled_abs_error(self, Wdt, fs, nu, n_sub):
+        if self.backend != "torch" and _use_kernel(fs, Wdt) and not fs.requires_grad:
+            return _UnrolledMAE.apply(Wdt.contiguous(), fs.contiguous(), nu, n_sub)
+        return super().unrolled_abs_error(Wdt, fs, nu, n_sub)
 
 
 class Heun(GridSolver):

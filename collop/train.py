@@ -175,12 +175,7 @@ class Trainer:
         dt = torch.as_tensor(data.dt, dtype=self.dtype)
         n_sub = self.solver.substeps(W.detach(), dt)
         Wdt = self.solver.scaled(W, dt, n_sub)
-        f = fs[:S]
-        loss = 0.0
-        for u in range(nu):
-            f = self.solver.advance(f, Wdt[u:u + S], n_sub)
-            loss = loss + (f - fs[u + 1:u + 1 + S]).abs().sum()
-        loss = loss.double() / (nu * f.numel())
+        loss = self.solver.unrolled_abs_error(Wdt, fs, nu, n_sub) / (nu * fs[:S].numel())
         if self.reg > 0:
             loss = loss + self.reg * op.regularization(self.reg_order, data.times[:-1])
         return loss, n_sub

@@ -34,7 +34,7 @@ from torch import nn
 from ..datasets import full_operator_dataset, isotropic_operator_dataset
 from ..grid import VelocityGrid
 from ..schema import SchemaError
-from ..solvers import _probe_kappa
+from ..solvers import _probe_kappa, sparse_linear
 from .fields import MLPField, TensorField
 
 __all__ = ["FokkerPlanck", "Isotropic", "Full", "SYMMETRIES"]
@@ -259,10 +259,10 @@ class FokkerPlanck(nn.Module):
         input points (speeds, for isotropic operators), which is far cheaper to
         differentiate.
         """
-        G, x = self._stencil_matrix(grid, dtype)
+        G, GT, x = self._stencil_matrix(grid, dtype)
         t = torch.as_tensor(np.asarray(times, dtype=np.float64))
         ch = self.channels(x, t).to(dtype)                        # (T, U, C)
-        W = (G @ ch.reshape(t.numel(), -1).T).T
+        W = sparse_linear(G, GT, ch.reshape(t.numel(), -1).T.contiguous()).T
         return W.reshape(t.numel(), 9, *grid.shape)
 
     @torch.no_grad()
@@ -331,5 +331,7 @@ def _build_stencil_matrix(sym, grid: VelocityGrid, dtype):
             cols.append(inverse[nb].numpy()[keep.numpy()] * C + q)
             vals.append(v[q][keep])
     idx = torch.as_tensor(np.stack([np.concatenate(rows), np.concatenate(cols)]))
-    G = torch.sparse_coo_tensor(idx, torch.cat(vals), (9 * n * m, x.shape[0] * C))
-    return G.coalesce().to(dtype).to_sparse_csr(), x
+    shape = (9 * n * m, x.shape[0] * C)
+    G = torch.sparse_coo_tensor(idx, torch.cat(vals), shape, check_invariants=False).coalesce().to(dtype)
+    GT = torch.sparse_coo_tensor(idx.flip(0), torch.cat(vals), shape[::-1]).coalesce().to(dtype)
+    return G.to_sparse_csr(), GT.to_sparse_csr(), x
