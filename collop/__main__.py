@@ -1,0 +1,7 @@
+"""``python -m collop``: the command line (:func:`collop.cli.main`)."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
