@@ -27,7 +27,7 @@ from .operators.fokker_planck import FokkerPlanck
 from .schema import SchemaError
 from .solvers import ForwardEuler, GridSolver
 
-__all__ = ["rollout", "rollout_error", "evaluate", "as_operator"]
+__all__ = ["rollout", "rollout_error", "evaluate", "as_operator", "speed_support", "coefficient_error"]
 
 
 def as_operator(operator, data_ds: xr.Dataset | None = None) -> FokkerPlanck:
@@ -85,3 +85,55 @@ def evaluate(operator, ds: xr.Dataset, populations, *, solver: GridSolver | None
     f_hat = rollout(operator, ds, populations, solver=solver)
     f = ds["f"].sel(population=list(f_hat.coords["population"].values))
     return rollout_error(f_hat.values, f)
+
+
+def speed_support(ds: xr.Dataset, populations="all", *, min_fraction: float = 1e-3,
+                  speed=None) -> xr.DataArray:
+    """Which speeds hold at least ``min_fraction`` of the particles, frame by frame.
+
+    The populations' densities are pooled (each weighted by its particle
+    count) and binned into speed shells ``[s_k - h/2, s_k + h/2)`` around
+    ``speed`` (default: nodes every bin width from 0 to the grid corner).
+
+    Returns
+    -------
+    xarray.DataArray of bool, dims (time, speed)
+    """
+    from .data import select_populations
+    from .grid import VelocityGrid
+
+    names = select_populations(ds, populations)
+    grid = VelocityGrid.from_dataset(ds)
+    speed = grid.speed_nodes() if speed is None else np.asarray(speed, dtype=float)
+    w = ds["n_particles"].sel(population=names).values.astype(float)
+    f = np.tensordot(w / w.sum(), ds["f"].sel(population=names).values.astype(float), 1)  # (T, N, M)
+    mass = f * grid.h ** 2                                                            # particle fraction per cell
+    VX, VY = grid.mesh()
+    edges = np.concatenate([[-np.inf], 0.5 * (speed[1:] + speed[:-1]), [np.inf]])
+    shell = np.digitize(np.hypot(VX, VY).ravel(), edges) - 1
+    frac = np.stack([np.bincount(shell, weights=m.ravel(), minlength=speed.size) for m in mass])
+    return xr.DataArray(frac >= min_fraction, dims=("time", "speed"),
+                        coords={"time": ds["time"].values, "speed": speed}, name="support")
+
+
+def coefficient_error(operator: xr.Dataset, reference: xr.Dataset, support: xr.DataArray) -> dict:
+    """Relative L2 error of isotropic coefficients against a reference operator.
+
+    Both operators are linearly interpolated (as the solver does, clamped at the
+    ends) to the ``(time, speed)`` points of ``support`` and compared where it
+    is True: ``||c - c_ref||_2 / ||c_ref||_2`` for each of A_par, D_par, D_perp.
+    """
+    out = {}
+    mask = support.values
+    t, s = support["time"].values, support["speed"].values
+
+    def on_points(ds, name):
+        da = ds[name]
+        da = da.interp(time=np.clip(t, da.time.values[0], da.time.values[-1])) if da.sizes["time"] > 1 \
+            else da.isel(time=[0] * t.size)
+        return da.interp(speed=np.clip(s, da.speed.values[0], da.speed.values[-1])).values
+
+    for name in ("A_par", "D_par", "D_perp"):
+        a, b = on_points(operator, name)[mask], on_points(reference, name)[mask]
+        out[name] = float(np.linalg.norm(a - b) / np.linalg.norm(b))
+    return out

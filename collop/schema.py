@@ -71,15 +71,19 @@ def _source(ds: xr.Dataset, source: str | None) -> str | None:
     return source or ds.encoding.get("source") or ds.attrs.get("collop_path")
 
 
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 def check_kind(ds: xr.Dataset, kind: str, source: str | None = None) -> None:
     """Raise :class:`SchemaError` unless ``ds`` is a dataset of ``kind``."""
     src = _source(ds, source)
     got = ds.attrs.get("collop_kind")
     if got is None:
         raise SchemaError("not a collop dataset (no 'collop_kind' attribute); "
-                          f"expected a {kind} file", src)
+                          f"expected {_a(kind)} file", src)
     if got != kind:
-        raise SchemaError(f"is a {got} file, expected a {kind} file", src)
+        raise SchemaError(f"is {_a(got)} file, expected {_a(kind)} file", src)
 
 
 def validate(ds: xr.Dataset, kind: str | None = None, *, source: str | None = None,

@@ -262,7 +262,7 @@ def test_evaluate_bad_inputs(trained, data, bad_files, work, capsys):
     op = out / "operator.nc"
     code, _, err = run_cli(capsys, "evaluate", "--operator", data, "--data", data)
     assert code == 2
-    _assert_one_line_error(err, data, "is a phasespace file, expected a operator file")
+    _assert_one_line_error(err, data, "is a phasespace file, expected an operator file")
     other = write_dataset(_truth_operator(velocity_units="0.01c"), work / "other_units.nc")
     code, _, err = run_cli(capsys, "evaluate", "--operator", other, "--data", data)
     assert code == 2

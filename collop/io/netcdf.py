@@ -62,6 +62,13 @@ def open_dataset(path, kind: str | None = None, *, load: bool = True,
     return ds
 
 
+def _umask_mode(path: str) -> None:
+    """Give a ``mkstemp`` file the permissions a plain ``open`` would have."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def write_dataset(ds: xr.Dataset, path, *, compress: int | None = 4) -> Path:
     """Validate ``ds`` and write it to ``path`` atomically.
 
@@ -80,11 +87,13 @@ def write_dataset(ds: xr.Dataset, path, *, compress: int | None = 4) -> Path:
     if compress:
         for name, var in ds.data_vars.items():
             if var.ndim >= 1 and var.dtype.kind in "fiu":
-                encoding[name] = {"compression": "gzip", "compression_opts": int(compress)}
+                encoding[name] = {"compression": "gzip", "compression_opts": int(compress),
+                                  "shuffle": True}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=False)
+        _umask_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -100,6 +109,7 @@ def atomic_write_text(path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        _umask_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -85,11 +85,11 @@ class TensorField(Field):
         self.n_inputs = len(nodes)
         self.n_channels = n_channels
         for d, nd in enumerate(nodes):
-            self.register_buffer(f"nodes{d}", torch.as_tensor(np.asarray(nd, dtype=np.float64)))
-        self.register_buffer("time_nodes", torch.as_tensor(np.asarray(time_nodes, dtype=np.float64)))
+            self.register_buffer(f"nodes{d}", torch.tensor(np.asarray(nd, dtype=np.float64)))
+        self.register_buffer("time_nodes", torch.tensor(np.asarray(time_nodes, dtype=np.float64)))
         shape = (len(time_nodes),) + tuple(len(nd) for nd in nodes) + (n_channels,)
         init = torch.zeros(shape, dtype=torch.float64) if values is None else \
-            torch.as_tensor(np.asarray(values, dtype=np.float64)).reshape(shape)
+            torch.tensor(np.asarray(values, dtype=np.float64)).reshape(shape)
         self.values = nn.Parameter(init)
 
     def nodes(self, d: int) -> torch.Tensor:

@@ -26,6 +26,8 @@ pass through softplus (isotropic) or a Cholesky factor (full).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -236,7 +238,7 @@ class FokkerPlanck(nn.Module):
         VX, VY = grid.mesh()
         vx = torch.as_tensor(VX.ravel())
         vy = torch.as_tensor(VY.ravel())
-        t = torch.as_tensor(np.asarray(times, dtype=np.float64))
+        t = torch.tensor(np.asarray(times, dtype=np.float64))
         x, inverse = self.symmetry.inputs(vx, vy)
         ch = self.channels(x, t).to(dtype)[:, inverse]            # (T, P, C)
         maps = self.symmetry.cartesian(ch, vx.to(dtype), vy.to(dtype))                 # (T, 5, P)
@@ -260,7 +262,7 @@ class FokkerPlanck(nn.Module):
         differentiate.
         """
         G, GT, x = self._stencil_matrix(grid, dtype)
-        t = torch.as_tensor(np.asarray(times, dtype=np.float64))
+        t = torch.tensor(np.asarray(times, dtype=np.float64))
         ch = self.channels(x, t).to(dtype)                        # (T, U, C)
         W = sparse_linear(G, GT, ch.reshape(t.numel(), -1).T.contiguous()).T
         return W.reshape(t.numel(), 9, *grid.shape)
@@ -273,7 +275,7 @@ class FokkerPlanck(nn.Module):
 
     def regularization(self, order: int, times) -> torch.Tensor:
         """``sum_c ||d^n c/dt^n||_2`` in natural units (Appendix D.5)."""
-        t = torch.as_tensor(np.asarray(times, dtype=np.float64))
+        t = torch.tensor(np.asarray(times, dtype=np.float64))
         if isinstance(self.field, TensorField):
             return self.field.time_derivative_penalty(order, t, None)
         nodes = torch.linspace(0, float(self.field.x_scale), 48, dtype=torch.float64)
@@ -295,7 +297,7 @@ class FokkerPlanck(nn.Module):
         kw = dict(method=self.method, velocity_units=self.velocity_units,
                   time_units=self.time_units, source=source, attrs=attrs)
         tensor = isinstance(self.field, TensorField)
-        t = self.field.time_nodes if tensor else torch.as_tensor(np.asarray(times, dtype=np.float64))
+        t = self.field.time_nodes if tensor else torch.tensor(np.asarray(times, dtype=np.float64))
         if self.symmetry is Isotropic:
             speed = self.field.nodes(0) if tensor else torch.as_tensor(grid.speed_nodes(grid.h / 2))
             ch = self.channels(speed[:, None], t).numpy()
@@ -332,6 +334,8 @@ def _build_stencil_matrix(sym, grid: VelocityGrid, dtype):
             vals.append(v[q][keep])
     idx = torch.as_tensor(np.stack([np.concatenate(rows), np.concatenate(cols)]))
     shape = (9 * n * m, x.shape[0] * C)
-    G = torch.sparse_coo_tensor(idx, torch.cat(vals), shape, check_invariants=False).coalesce().to(dtype)
+    G = torch.sparse_coo_tensor(idx, torch.cat(vals), shape).coalesce().to(dtype)
     GT = torch.sparse_coo_tensor(idx.flip(0), torch.cat(vals), shape[::-1]).coalesce().to(dtype)
-    return G.to_sparse_csr(), GT.to_sparse_csr(), x
+    with warnings.catch_warnings():  # torch flags sparse CSR as beta; we use only CSR @ dense
+        warnings.simplefilter("ignore", UserWarning)
+        return G.to_sparse_csr(), GT.to_sparse_csr(), x
