@@ -45,9 +45,14 @@ def _train(model: str, data: str, threads: int, curriculum, queue):
     rec = Record.from_dataset(ds, TRAIN)
     op = FokkerPlanck.build(model, grid, times, seed=0, velocity_units=ds.attrs["velocity_units"],
                             time_units=ds.attrs["time_units"])
+    def progress(ev):
+        if ev["event"] == "stage" or (ev["event"] == "epoch" and (ev["epoch"] + 1) % 100 == 0):
+            print(f"  [{model}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                           for k, v in ev.items() if k != "operator"), flush=True)
+
     t = time.perf_counter()
     tr = Trainer(curriculum or ("ps-tensor" if model == "tensor" else "ps-nn"), seed=0,
-                 snapshot_every=0, checkpoint_every=0).fit(op, rec)
+                 snapshot_every=0, checkpoint_every=0, callback=progress).fit(op, rec)
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     op_ds = op.to_dataset(grid, times)

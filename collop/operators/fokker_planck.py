@@ -47,6 +47,7 @@ class Isotropic:
 
     name = "isotropic"
     n_inputs = 1
+    softplus_channels = (1, 2)  # raw MLP channels that pass through softplus
     channels = ("A_par", "D_par", "D_perp")
 
     @staticmethod
@@ -101,6 +102,7 @@ class Full:
 
     name = "full"
     n_inputs = 2
+    softplus_channels = (2, 3)  # the diagonal of the Cholesky factor
     channels = ("A_x", "A_y", "D_xx", "D_yy", "D_xy")
 
     @staticmethod
@@ -202,6 +204,11 @@ class FokkerPlanck(nn.Module):
                 field = MLPField(sym.n_inputs, len(sym.channels), x_scale=grid.corner_speed,
                                  t0=times[0], t_scale=times[-1] - times[0],
                                  time_dependent=(nt != 1), hidden=hidden, layers=layers)
+                # Start near the zero operator, like the tensor's initial guess: the
+                # diffusion channels' output bias -4 gives softplus ~ 0.02 h^2/dt.
+                with torch.no_grad():
+                    for c in sym.softplus_channels:
+                        field.nets[c][-1].bias.fill_(-4.0)
             method = "ps-nn"
         else:
             raise ValueError(f"unknown model {model!r}; expected 'tensor' or 'nn'")
