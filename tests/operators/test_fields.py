@@ -1,0 +1,127 @@
+"""Tests of the coefficient parametrisations (:mod:`collop.operators.fields`).
+
+Interpolated values are compared with numbers computed by hand; equalities
+that are exact in real arithmetic are checked to 1e-12 (float64 round-off).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from collop.grid import VelocityGrid
+from collop.operators import FokkerPlanck, MLPField, TensorField
+from collop.operators.fields import linear_weights
+
+
+def _x(*vals):
+    return torch.tensor(vals, dtype=torch.float64)[:, None]
+
+
+def _t(*vals):
+    return torch.tensor(vals, dtype=torch.float64)
+
+
+def test_linear_weights_and_clamping():
+    nodes = _t(0.0, 1.0, 3.0)
+    i, w, j = linear_weights(nodes, _t(-1.0, 0.0, 0.25, 1.0, 2.5, 3.0, 7.0))
+    assert i.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert j.tolist() == [1, 1, 1, 2, 2, 2, 2]
+    assert torch.allclose(w, _t(0.0, 0.0, 0.25, 0.0, 0.75, 1.0, 1.0), atol=1e-15)
+
+
+def test_tensor_field_linear_in_speed_and_time():
+    # speed nodes 0, 1, 3; time nodes 0, 2; two channels
+    vals = np.zeros((2, 3, 2))
+    vals[0, :, 0] = [0.0, 2.0, 6.0]      # t = 0, channel 0
+    vals[1, :, 0] = [1.0, 1.0, 1.0]      # t = 2, channel 0
+    vals[0, :, 1] = [5.0, 4.0, 0.0]
+    vals[1, :, 1] = [-1.0, 3.0, 3.0]
+    field = TensorField([[0.0, 1.0, 3.0]], [0.0, 2.0], 2, vals)
+    out = field(_x(0.5, 2.0, -1.0, 4.0), _t(0.0, 0.5, 2.0, 5.0))
+    assert out.shape == (4, 4, 2)
+    # by hand, channel 0:
+    #  t=0:  x=0.5 -> 1.0, x=2 -> 4.0, x=-1 (clamped to 0) -> 0.0, x=4 (clamped to 3) -> 6.0
+    #  t=2:  1.0 everywhere;  t=0.5 -> 0.75 * (t=0) + 0.25 * (t=2);  t=5 clamped to t=2
+    c0_t0 = np.array([1.0, 4.0, 0.0, 6.0])
+    c0_t2 = np.ones(4)
+    expected0 = np.stack([c0_t0, 0.75 * c0_t0 + 0.25 * c0_t2, c0_t2, c0_t2])
+    # channel 1: t=0: 4.5, 2.0, 5.0, 0.0;  t=2: 1.0, 3.0, -1.0, 3.0
+    c1_t0 = np.array([4.5, 2.0, 5.0, 0.0])
+    c1_t2 = np.array([1.0, 3.0, -1.0, 3.0])
+    expected1 = np.stack([c1_t0, 0.75 * c1_t0 + 0.25 * c1_t2, c1_t2, c1_t2])
+    np.testing.assert_allclose(out[..., 0].detach().numpy(), expected0, atol=1e-12)
+    np.testing.assert_allclose(out[..., 1].detach().numpy(), expected1, atol=1e-12)
+
+
+def test_tensor_field_bilinear_in_velocity():
+    # nodes vx: 0, 1; vy: 0, 2; value = 1 + 2 vx + 3 vy + 4 vx vy at the corners (bilinear: exact)
+    vx, vy = np.array([0.0, 1.0]), np.array([0.0, 2.0])
+    VX, VY = np.meshgrid(vx, vy, indexing="ij")
+    vals = (1 + 2 * VX + 3 * VY + 4 * VX * VY)[None, ..., None]
+    field = TensorField([vx, vy], [0.0], 1, vals)
+    pts = torch.tensor([[0.5, 1.0], [0.25, 0.5], [1.0, 2.0], [2.0, -1.0]], dtype=torch.float64)
+    out = field(pts, _t(0.0))[0, :, 0].detach().numpy()
+    px, py = np.array([0.5, 0.25, 1.0, 1.0]), np.array([1.0, 0.5, 2.0, 0.0])   # last clamped to (1, 0)
+    np.testing.assert_allclose(out, 1 + 2 * px + 3 * py + 4 * px * py, atol=1e-12)
+
+
+def test_tensor_field_single_time_node_is_time_invariant():
+    vals = np.array([[[1.0], [3.0]]])                 # (N_t=1, 2 speed nodes, 1 channel)
+    field = TensorField([[0.0, 2.0]], [0.7], 1, vals)
+    out = field(_x(0.0, 1.0, 2.0), _t(-5.0, 0.0, 0.7, 100.0))
+    assert out.shape == (4, 3, 1)
+    for k in range(4):
+        np.testing.assert_allclose(out[k, :, 0].detach().numpy(), [1.0, 2.0, 3.0], atol=1e-12)
+
+
+def test_tensor_field_time_derivative_penalty_by_hand():
+    # time nodes 0, 0.5, 1 (dt = 0.5); one speed node; channels: c0 = 0, 1, 3; c1 = 2, 2, 2
+    vals = np.array([[[0.0, 2.0]], [[1.0, 2.0]], [[3.0, 2.0]]])
+    field = TensorField([[0.0]], [0.0, 0.5, 1.0], 2, vals)
+    # order 1: diffs/dt of c0 = (2, 4) -> ||.||_2 = sqrt(20); c1 -> 0
+    assert float(field.time_derivative_penalty(1, None, None).detach()) == pytest.approx(np.sqrt(20.0), rel=1e-12)
+    # order 2: (3 - 2*1 + 0)/dt^2 = 4 -> 4
+    assert float(field.time_derivative_penalty(2, None, None).detach()) == pytest.approx(4.0, rel=1e-12)
+
+
+def test_mlp_architecture_appendix_a():
+    """3 Linear layers, 32 hidden units, LeakyReLU; one network per channel."""
+    grid = VelocityGrid.regular(11, 3.0)
+    for symmetry, n_in, n_ch in (("isotropic", 1, 3), ("full", 2, 5)):
+        for nt, time_input in ((None, 1), (1, 0)):
+            op = FokkerPlanck.build("nn", grid, np.linspace(0, 1, 5), symmetry=symmetry, nt=nt)
+            field = op.field
+            assert isinstance(field, MLPField)
+            assert len(field.nets) == n_ch
+            for net in field.nets:
+                linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+                acts = [m for m in net.modules() if isinstance(m, nn.LeakyReLU)]
+                assert [(l.in_features, l.out_features) for l in linears] == \
+                    [(n_in + time_input, 32), (32, 32), (32, 1)]
+                assert len(acts) == 2
+                assert isinstance(net[-1], nn.Linear)      # linear output layer
+
+
+def test_mlp_time_invariant_is_constant_in_t_and_time_dependent_is_not():
+    torch.manual_seed(0)
+    f_const = MLPField(1, 3, x_scale=4.0, t0=0.0, t_scale=2.0, time_dependent=False)
+    f_time = MLPField(1, 3, x_scale=4.0, t0=0.0, t_scale=2.0, time_dependent=True)
+    x, t = _x(0.0, 1.0, 3.5), _t(0.0, 0.3, 1.1, 2.0)
+    a = f_const(x, t)
+    assert a.shape == (4, 3, 3)
+    assert torch.equal(a, a[:1].expand_as(a))
+    b = f_time(x, t)
+    assert (b[1:] - b[:1]).abs().max() > 1e-4
+
+
+def test_mlp_inputs_are_normalised():
+    """(x / x_scale, (t - t0) / t_scale): rescaling the inputs and scales leaves outputs unchanged."""
+    torch.manual_seed(1)
+    a = MLPField(2, 2, x_scale=1.0, t0=0.0, t_scale=1.0)
+    b = MLPField(2, 2, x_scale=5.0, t0=3.0, t_scale=10.0)
+    b.load_state_dict({**a.state_dict(), "x_scale": b.x_scale, "t0": b.t0, "t_scale": b.t_scale})
+    x = torch.tensor([[0.1, -0.3], [0.7, 0.2]], dtype=torch.float64)
+    t = _t(0.0, 0.5)
+    torch.testing.assert_close(a(x, t), b(5.0 * x, 3.0 + 10.0 * t), rtol=1e-6, atol=1e-6)
