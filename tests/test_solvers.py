@@ -384,11 +384,6 @@ def test_stable_substeps_spectral_radius(case, make_iso, make_full):
     assert _spectral_radius(op, grid, 0.5) <= 1 + 1e-12
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stable_substeps bounds dt_sub * (|W_0| + sum|W_k|) <= 2, i.e. Gershgorin discs inside "
-    "|z| <= 2, but forward Euler is stable only inside |1 + z| <= 1; for central-difference drift "
-    "with cell Peclet |A| h / D >~ 1.6 the eigenvalues are ~ +-i|A|/h and the rollout grows "
-    "exponentially (spectral radius 1.08 for A = 1, D = 0.1, h = 0.48)"))
 def test_stable_substeps_is_stable_for_drift_dominated_stencil(make_full):
     grid = VelocityGrid.regular(21, 5.0)
     op = make_full(grid, [0.0], 1.0, 0.3, 0.1, 0.1, 0.03)

@@ -54,6 +54,7 @@ class Isotropic:
     def inputs(vx: torch.Tensor, vy: torch.Tensor):
         """Unique speeds of the points and the inverse index (speeds repeat on a grid)."""
         s = torch.hypot(vx, vy)
+        s = torch.where(_unit(vx, vy)[2], torch.zeros_like(s), s)
         key = torch.round(s * 1e9 / s.max().clamp_min(1e-300))
         _, first, inverse = np.unique(key.numpy(), return_index=True, return_inverse=True)
         return s[torch.as_tensor(first)][:, None], torch.as_tensor(inverse.reshape(-1))
@@ -63,8 +64,14 @@ class Isotropic:
         return torch.cat([raw[..., :1], F.softplus(raw[..., 1:])], -1)
 
     @staticmethod
-    def project_(values: torch.Tensor) -> None:
+    def project_(values: torch.Tensor, speed_nodes: torch.Tensor | None = None) -> None:
         values[..., 1:].clamp_(min=0)
+        if speed_nodes is not None and float(speed_nodes[0]) == 0.0:
+            # at v = 0 the operator is isotropic: A_par(0) = 0 and D_par(0) = D_perp(0);
+            # no cell lies strictly between the first two nodes, so without this
+            # tie D_par(0) would be a free, unused parameter.
+            values[:, 0, 0] = 0.0
+            values[:, 0, 1] = values[:, 0, 2]
 
     @staticmethod
     def cartesian(ch: torch.Tensor, vx: torch.Tensor, vy: torch.Tensor) -> torch.Tensor:
@@ -77,10 +84,17 @@ class Isotropic:
 
 
 def _unit(vx, vy):
+    """Unit vectors ``v / |v|`` and the mask of ``v = 0``.
+
+    Speeds below ``1e-9`` of the largest are zero: grid centres from
+    ``linspace`` put the middle cell at ~1e-16, not at 0, and a spurious
+    direction there would make ``A_par(0)`` and ``D_par(0)`` matter.
+    """
     s = torch.hypot(vx, vy)
-    safe = torch.where(s > 0, s, torch.ones_like(s))
-    return (torch.where(s > 0, vx / safe, torch.zeros_like(s)),
-            torch.where(s > 0, vy / safe, torch.zeros_like(s)), s == 0)
+    zero = s <= 1e-9 * s.max().clamp_min(1e-300)
+    safe = torch.where(zero, torch.ones_like(s), s)
+    return (torch.where(zero, torch.zeros_like(s), vx / safe),
+            torch.where(zero, torch.zeros_like(s), vy / safe), zero)
 
 
 def _isotropic_matrix(vx, vy):
@@ -116,7 +130,7 @@ class Full:
                             l11 * l21], -1)
 
     @staticmethod
-    def project_(values):
+    def project_(values, speed_nodes=None):
         a, c, b = values[..., 2], values[..., 3], values[..., 4]
         m = 0.5 * (a + c)
         r = torch.sqrt((0.5 * (a - c)) ** 2 + b ** 2)
@@ -278,7 +292,8 @@ class FokkerPlanck(nn.Module):
     def project_(self) -> None:
         """Project tensor coefficients onto ``D >= 0`` (no-op for MLPs)."""
         if isinstance(self.field, TensorField):
-            self.symmetry.project_(self.field.values)
+            nodes = self.field.nodes(0) if self.symmetry is Isotropic else None
+            self.symmetry.project_(self.field.values, nodes)
 
     def regularization(self, order: int, times) -> torch.Tensor:
         """``sum_c ||d^n c/dt^n||_2`` in natural units (Appendix D.5)."""
