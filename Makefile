@@ -20,7 +20,7 @@ run: install
 	$(VENV)/bin/collop train fp data/langevin.nc \
 	  --train uniform_-5_5_-5_5,uniform_-5_0_-5_0,normal_0_0,normal_-1_-1,normal_-1_0 \
 	  --test normal_-2_-2,normal_-2_0,normal_rot45,ring_1.0,ring_1.5 \
-	  --model tensor --out runs/langevin-ps-tensor
+	  --model tensor --smooth 1 --out runs/langevin-ps-tensor
 
 test: install
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 from langevin_data import TEST, TRAIN  # noqa: E402
 
 
-def _train(model: str, data: str, threads: int, curriculum, queue):
+def _train(model: str, data: str, threads: int, curriculum, smooth, save, queue):
     import torch
 
     from collop._stencil_kernels import set_kernel_threads
@@ -42,7 +42,7 @@ def _train(model: str, data: str, threads: int, curriculum, queue):
     ds = open_dataset(data, "phasespace")
     grid = VelocityGrid.from_dataset(ds)
     times = ds["time"].values
-    rec = Record.from_dataset(ds, TRAIN)
+    rec = Record.from_dataset(ds, TRAIN, smooth=smooth)
     op = FokkerPlanck.build(model, grid, times, seed=0, velocity_units=ds.attrs["velocity_units"],
                             time_units=ds.attrs["time_units"])
     def progress(ev):
@@ -56,9 +56,12 @@ def _train(model: str, data: str, threads: int, curriculum, queue):
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     op_ds = op.to_dataset(grid, times)
+    if save:
+        from collop.io import write_dataset
+        write_dataset(op_ds, Path(save) / f"ps-{model}.nc")
     truth = truth_operator_dataset(default_truth(), ds)
     sup = speed_support(ds, "all", min_fraction=1e-3)
-    queue.put({"model": model, "wall_s": wall, "peak_rss_mib": peak, "status": tr.status_,
+    queue.put({"model": model, "smooth": smooth, "threads": threads, "wall_s": wall, "peak_rss_mib": peak, "status": tr.status_,
                "best_loss": tr.best_loss_, "epochs": len(tr.history_),
                "test": evaluate(op_ds, ds, TEST), "truth_test": evaluate(truth, ds, TEST),
                "coef_rel_l2": coefficient_error(op_ds, truth, sup)})
@@ -70,17 +73,33 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--models", default="tensor,nn")
     p.add_argument("--curriculum", default=None)
+    p.add_argument("--smooth", type=float, default=1.0,
+                   help="Gaussian smoothing of the training record, in bins (0: the paper's raw histograms)")
+    p.add_argument("--save", default=None, help="folder for the learned operator files")
+    p.add_argument("--parallel", action="store_true", help="train the models at the same time")
     p.add_argument("--json", default=None, help="also write the results here")
     a = p.parse_args(argv)
     ctx = mp.get_context("spawn")
     results = []
-    for model in a.models.split(","):
-        q = ctx.Queue()
-        proc = ctx.Process(target=_train, args=(model, a.data, a.threads, a.curriculum, q))
+    models = a.models.split(",")
+    if a.save:
+        Path(a.save).mkdir(parents=True, exist_ok=True)
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_train, args=(m, a.data, a.threads, a.curriculum, a.smooth, a.save, q))
+             for m in models]
+    for i, proc in enumerate(procs):
         proc.start()
-        r = q.get()
-        proc.join()
-        results.append(r)
+        if not a.parallel:
+            results.append(q.get())
+            proc.join()
+    if a.parallel:
+        results = [q.get() for _ in procs]
+        for proc in procs:
+            proc.join()
+    print(f"data {a.data}; smooth {a.smooth} bins; {a.threads} thread(s) per model; "
+          f"{'in parallel' if a.parallel else 'one after another'}")
+    for r in results:
+        model = r["model"]
         name = "PS-Tensor" if model == "tensor" else "PS-NN"
         print(f"{name:9s} wall {r['wall_s']:7.1f} s  peak RSS {r['peak_rss_mib']:7.0f} MiB  "
               f"epochs {r['epochs']}  status {r['status']}", flush=True)

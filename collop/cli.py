@@ -159,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--reg", type=_nonneg_float, default=0.0, metavar="L",
                     help="weight of the time-derivative penalty (default 0)")
     fp.add_argument("--reg-order", type=int, choices=(1, 2), default=1)
+    fp.add_argument("--smooth", type=_nonneg_float, default=0.0, metavar="SIGMA",
+                    help="Gaussian smoothing of the training frames in velocity, in bins "
+                         "(default 0: raw histograms, as in the paper; 1 removes most of the "
+                         "noise bias of the diffusion, see the README)")
     fp.add_argument("--seed", type=int, default=0)
     fp.add_argument("--curriculum", default=None, metavar="SPEC",
                     help="a name (ps-tensor, ps-nn, kernel) or N_u:lr:epochs,... "
@@ -331,7 +335,8 @@ def _progress(args, **kw):
 
 # --- train fp ---------------------------------------------------------------------------
 
-_RESUME_KEYS = ("data", "train", "model", "symmetry", "nt", "reg", "reg_order", "seed", "curriculum")
+_RESUME_KEYS = ("data", "train", "model", "symmetry", "nt", "reg", "reg_order", "seed", "curriculum",
+                "smooth")
 
 
 def _curriculum(spec: str):
@@ -377,7 +382,7 @@ def cmd_train_fp(args) -> int:
     params = {"data": os.path.abspath(data_path), "train": train_names, "test": test_names,
               "model": args.model, "symmetry": args.symmetry, "nt": args.nt, "reg": args.reg,
               "reg_order": args.reg_order, "seed": args.seed, "curriculum": spec,
-              "threads": args.threads}
+              "smooth": args.smooth, "threads": args.threads}
     checkpoint = out.path / "checkpoint.pt"
     if out.existed:
         held = [n for n in ("run.json", "checkpoint.pt", "operator.nc", "metrics.json")
@@ -406,7 +411,7 @@ def cmd_train_fp(args) -> int:
         op = FokkerPlanck.build(args.model, grid, times, symmetry=args.symmetry, nt=args.nt,
                                 seed=args.seed, velocity_units=ds.attrs["velocity_units"],
                                 time_units=ds.attrs["time_units"])
-        record = Record.from_dataset(ds, train_names)
+        record = Record.from_dataset(ds, train_names, smooth=args.smooth)
         run.create("fp", params, data_path, method=op.method)
     except BaseException:
         out.discard()
@@ -461,7 +466,7 @@ def cmd_train_fp(args) -> int:
                  "nt": int(args.nt) if args.nt is not None else
                  (int(op.field.time_nodes.numel()) if args.model == "tensor" else 0),
                  "reg": float(args.reg), "reg_order": int(args.reg_order), "curriculum": spec,
-                 "status": status, "best_loss": best if best is not None else float("nan"),
+                 "smooth": float(args.smooth), "status": status, "best_loss": best if best is not None else float("nan"),
                  "train_seconds": float(trainer.train_seconds_)}
         op_path = out.path / "operator.nc"
         write_dataset(op.to_dataset(grid, times, source=data_path, attrs=attrs), op_path)
