@@ -356,8 +356,9 @@ def _build_stencil_matrix(sym, grid: VelocityGrid, dtype):
             vals.append(v[q][keep])
     idx = torch.as_tensor(np.stack([np.concatenate(rows), np.concatenate(cols)]))
     shape = (9 * n * m, x.shape[0] * C)
-    G = torch.sparse_coo_tensor(idx, torch.cat(vals), shape).coalesce().to(dtype)
-    GT = torch.sparse_coo_tensor(idx.flip(0), torch.cat(vals), shape[::-1]).coalesce().to(dtype)
+    G = torch.sparse_coo_tensor(idx, torch.cat(vals), shape, check_invariants=True).coalesce().to(dtype)
+    GT = torch.sparse_coo_tensor(idx.flip(0), torch.cat(vals), shape[::-1],
+                                 check_invariants=True).coalesce().to(dtype)
     with warnings.catch_warnings():  # torch flags sparse CSR as beta; we use only CSR @ dense
         warnings.simplefilter("ignore", UserWarning)
         return G.to_sparse_csr(), GT.to_sparse_csr(), x
