@@ -76,7 +76,7 @@ def trained(work, data):
     """One ``train fp`` run shared by several tests: (exit status, run folder)."""
     out = work / "run_tensor"
     code = cli.main(["-q", "train", "fp", str(data), "--train", "a,b", "--model", "tensor",
-                     "--curriculum", CURRICULUM, "--out", str(out)])
+                     "--curriculum", CURRICULUM, "--smooth", "1", "--out", str(out)])
     return code, out
 
 
@@ -90,6 +90,7 @@ def test_train_fp_writes_operator_and_metrics(trained):
     assert op.attrs["method"] == "ps-tensor"
     assert op.attrs["train"] == "a,b" and op.attrs["test"] == "a,b,c"
     assert op.attrs["status"] == "finished" and op.attrs["curriculum"] == CURRICULUM
+    assert op.attrs["smooth"] == 1.0
     speed = op["speed"].values
     assert speed[0] == 0 and GRID.corner_speed <= speed[-1] < GRID.corner_speed + GRID.h
     assert op.sizes["time"] == TIMES.size
