@@ -39,6 +39,8 @@ import traceback
 import warnings
 from pathlib import Path
 
+from .data import parse_names as split_names  # one parser for population lists
+
 from .schema import CollopError
 
 __all__ = ["main", "build_parser", "UsageError"]
@@ -100,20 +102,6 @@ _positive_float = _float_type(0.0, True, "a positive number")
 _nonneg_float = _float_type(0.0, False, "a number >= 0")
 
 
-def split_names(spec) -> list[str]:
-    """Comma-separated names, keeping commas inside braces (``normal_{-1,-1},ring_1.0``)."""
-    if spec is None:
-        return []
-    names, depth, cur = [], 0, ""
-    for ch in str(spec):
-        if ch == "," and depth == 0:
-            names.append(cur)
-            cur = ""
-            continue
-        depth += (ch == "{") - (ch == "}")
-        cur += ch
-    names.append(cur)
-    return [n.strip() for n in names if n.strip()]
 
 
 # --- the parser ---------------------------------------------------------------------

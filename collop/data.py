@@ -14,12 +14,24 @@ __all__ = ["Record", "parse_names", "select_populations"]
 
 
 def parse_names(spec) -> list[str]:
-    """``"a,b,c"`` or a sequence of names -> list of names."""
+    """``"a,b,c"`` or a sequence of names -> list of names.
+
+    Commas inside braces stay in the name (``normal_{-1,-1},ring_1.0``).
+    """
+    if not isinstance(spec, str) and spec is not None:
+        return [str(s) for s in spec]
     if spec is None:
         return []
-    if isinstance(spec, str):
-        return [s.strip() for s in spec.split(",") if s.strip()]
-    return [str(s) for s in spec]
+    names, depth, cur = [], 0, ""
+    for ch in str(spec):
+        if ch == "," and depth == 0:
+            names.append(cur)
+            cur = ""
+            continue
+        depth += (ch == "{") - (ch == "}")
+        cur += ch
+    names.append(cur)
+    return [n.strip() for n in names if n.strip()]
 
 
 def select_populations(ds: xr.Dataset, names) -> list[str]:
