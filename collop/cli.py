@@ -65,30 +65,11 @@ class _Parser(argparse.ArgumentParser):
 
 # --- argument types ---------------------------------------------------------------
 
-def _positive_int(s):
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
-
-
-def _nonneg_int(s):
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}")
-    return v
-
-
-def _float_type(lo, strict, what):
+def _number_type(kind, lo, strict, what):
+    """An argparse type: ``kind(s)``, finite, above ``lo`` (strictly if ``strict``)."""
     def parse(s):
         try:
-            v = float(s)
+            v = kind(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}") from None
         if not math.isfinite(v) or (v <= lo if strict else v < lo):
@@ -98,8 +79,10 @@ def _float_type(lo, strict, what):
     return parse
 
 
-_positive_float = _float_type(0.0, True, "a positive number")
-_nonneg_float = _float_type(0.0, False, "a number >= 0")
+_positive_int = _number_type(int, 0, True, "a positive integer")
+_nonneg_int = _number_type(int, 0, False, "an integer >= 0")
+_positive_float = _number_type(float, 0.0, True, "a positive number")
+_nonneg_float = _number_type(float, 0.0, False, "a number >= 0")
 
 
 

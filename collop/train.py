@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .data import Record
+from .io.netcdf import atomic_path
 from .solvers import ForwardEuler, GridSolver
 
 __all__ = ["Stage", "CURRICULA", "parse_curriculum", "Trainer"]
@@ -150,10 +151,9 @@ class Trainer:
     def _save(self, op, opt, st: _State):
         if not self.checkpoint:
             return
-        tmp = self.checkpoint + ".tmp"
-        torch.save({"operator": op.state_dict(), "optimizer": opt.state_dict(),
-                    "state": asdict(st), "curriculum": [asdict(s) for s in self.curriculum]}, tmp)
-        os.replace(tmp, self.checkpoint)
+        with atomic_path(self.checkpoint) as tmp:
+            torch.save({"operator": op.state_dict(), "optimizer": opt.state_dict(),
+                        "state": asdict(st), "curriculum": [asdict(s) for s in self.curriculum]}, tmp)
         self._emit(event="checkpoint", stage=st.stage, epoch=st.epoch)
 
     def _load(self, op, st: _State):

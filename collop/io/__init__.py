@@ -1,4 +1,4 @@
 """Reading and writing collop datasets."""
-from .netcdf import open_dataset, write_dataset, atomic_write_text
+from .netcdf import atomic_path, atomic_write_text, open_dataset, write_dataset
 
-__all__ = ["open_dataset", "write_dataset", "atomic_write_text"]
+__all__ = ["open_dataset", "write_dataset", "atomic_write_text", "atomic_path"]

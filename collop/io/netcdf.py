@@ -6,6 +6,7 @@ an interrupted or failed write never leaves a half-written file behind.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -14,7 +15,7 @@ import xarray as xr
 
 from ..schema import SchemaError, validate
 
-__all__ = ["open_dataset", "write_dataset", "atomic_write_text"]
+__all__ = ["open_dataset", "write_dataset", "atomic_write_text", "atomic_path"]
 
 
 def open_dataset(path, kind: str | None = None, *, load: bool = True,
@@ -69,6 +70,25 @@ def _umask_mode(path: str) -> None:
     os.chmod(path, 0o666 & ~mask)
 
 
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        _umask_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_dataset(ds: xr.Dataset, path, *, compress: int | None = 4) -> Path:
     """Validate ``ds`` and write it to ``path`` atomically.
 
@@ -89,30 +109,14 @@ def write_dataset(ds: xr.Dataset, path, *, compress: int | None = 4) -> Path:
             if var.ndim >= 1 and var.dtype.kind in "fiu":
                 encoding[name] = {"compression": "gzip", "compression_opts": int(compress),
                                   "shuffle": True}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding, invalid_netcdf=False)
-        _umask_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 
 def atomic_write_text(path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        _umask_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        fh.write(text)
     return path
