@@ -6,6 +6,10 @@ PYTEST_ARGS ?=
 .PHONY: install run test test-slow bench clean
 
 $(VENV)/.installed: pyproject.toml
+	@# Browser tests drive Debian's chromium (Playwright's own download does not work here).
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "note: chromium not installed; browser tests will be skipped"
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
