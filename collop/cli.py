@@ -15,6 +15,9 @@ Commands
     Particles evolved by a known Fokker-Planck operator.
 ``collop phasespace PARTICLES.nc --populations NAMES|table4 --out FILE.nc``
     Phase-space evolution of sub-populations sampled from particles.
+``collop convert SRC --out OUT.nc [--format auto|osiris|openpmd|refcode] [--species NAME]``
+    OSIRIS RAW dumps or an openPMD series -> particles file; a reference-code
+    folder -> phase-space file (:mod:`collop.io.convert`).
 
 Exit status
 -----------
@@ -208,6 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--seed", type=int, default=0)
     ps.add_argument("--out", required=True, metavar="FILE.nc")
     ps.set_defaults(func=cmd_phasespace)
+
+    # convert
+    cv = sub.add_parser("convert", parents=[common], help="OSIRIS / openPMD / reference-code data to netCDF",
+                        description="Convert OSIRIS RAW dumps or an openPMD series to a particles file, "
+                                    "or a reference-code folder to a phase-space file.")
+    cv.add_argument("src", metavar="SRC", help="file, folder or openPMD pattern (data_%%T.h5)")
+    cv.add_argument("--out", required=True, metavar="OUT.nc")
+    cv.add_argument("--format", default="auto", choices=("auto", "osiris", "openpmd", "refcode"))
+    cv.add_argument("--species", default=None, metavar="NAME", help="particle species (OSIRIS, openPMD)")
+    cv.set_defaults(func=cmd_convert)
     return parser
 
 
@@ -638,6 +651,24 @@ def cmd_phasespace(args) -> int:
     write_dataset(ds, out)
     if not args.quiet:
         print(f"phasespace: {len(names)} population(s) x {ds.sizes['time']} frames -> {out}")
+    return EXIT_OK
+
+
+# --- convert -------------------------------------------------------------------------------
+
+def cmd_convert(args) -> int:
+    """``collop convert``: a foreign format (OSIRIS, openPMD, reference code) to a collop file."""
+    from .io import convert
+
+    out = _out_file(args.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = convert(args.src, out, args.format, species=args.species)
+    for w in caught:
+        print(f"collop: warning: {_one_line(w.message)}", file=sys.stderr)
+    if not args.quiet:
+        dims = " x ".join(f"{n} {d}" for d, n in ds.sizes.items())
+        print(f"convert: {ds.attrs['collop_kind']} ({dims}) -> {out}")
     return EXIT_OK
 
 
