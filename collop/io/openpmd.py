@@ -84,6 +84,40 @@ def openpmd_series_path(src) -> str:
     return str(p / patterns.pop())
 
 
+def _series_files(path: str) -> list[Path]:
+    """The HDF5 files of a series path (a pattern's matches, or the file itself)."""
+    p = Path(path)
+    if p.suffix not in (".h5", ".hdf5"):
+        return []
+    if "%" not in p.name:
+        return [p]
+    rx = re.compile("^" + "".join(r"\d+" if part.startswith("%") else re.escape(part)
+                                  for part in re.split(r"(%0?\d*T)", p.name) if part) + "$")
+    return sorted(f for f in p.parent.iterdir() if rx.match(f.name))
+
+
+def _preflight(path: str, src) -> None:
+    """Clean one-line errors for unreadable or non-openPMD HDF5 files.
+
+    openpmd-api reports these with multi-line HDF5 error stacks on stderr and
+    an unspecific message; h5py opens each file first and says which one and why.
+    """
+    import h5py
+
+    files = _series_files(path)
+    if "%" in Path(path).name and Path(path).suffix in (".h5", ".hdf5") and not files:
+        raise reader_error("no files match this openPMD series pattern", src)
+    for f in files:
+        try:
+            with h5py.File(f, "r") as h:
+                ok = "openPMD" in h.attrs
+        except Exception as exc:
+            raise reader_error(f"cannot be read as HDF5, truncated or not an HDF5 file "
+                               f"({first_line(exc)})", f) from None
+        if not ok:
+            raise reader_error("is an HDF5 file but not openPMD (no root attribute 'openPMD')", f)
+
+
 def _component(rc, series):
     """A record component as a float64 array (constant components broadcast)."""
     if rc.constant:
@@ -194,6 +228,7 @@ def read_openpmd(src, species: str | None = None):
     import openpmd_api as io
 
     path = openpmd_series_path(src)
+    _preflight(path, src)
     try:
         series = io.Series(path, io.Access.read_only)
     except Exception as exc:  # openpmd-api raises many kinds
