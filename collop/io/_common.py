@@ -54,9 +54,10 @@ def match_ids(ids_per_dump, sources, *, what: str = "particles") -> np.ndarray:
     """
     common = None
     for ids, src in zip(ids_per_dump, sources):
-        u = np.unique(ids)
-        if u.size != ids.size:
-            raise reader_error(f"{ids.size - u.size} repeated particle id(s); ids must be unique "
+        u = np.sort(ids)  # sort-based: numpy's hash-based unique is slow on large int64 ids
+        repeated = int(np.count_nonzero(u[1:] == u[:-1]))
+        if repeated:
+            raise reader_error(f"{repeated} repeated particle id(s); ids must be unique "
                                "within a dump", src)
         common = u if common is None else np.intersect1d(common, u, assume_unique=True)
     counts = [len(i) for i in ids_per_dump]
