@@ -4,7 +4,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from conftest import M_E, C, osiris_truth, write_openpmd, write_raw
+from synth_inputs import M_E, C, osiris_truth, write_openpmd, write_raw
 
 from collop import cli
 from collop.io import open_dataset

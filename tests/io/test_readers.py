@@ -8,7 +8,7 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-from conftest import (C, M_E, osiris_truth, refcode_counts, write_openpmd, write_raw,
+from synth_inputs import (C, M_E, osiris_truth, refcode_counts, write_openpmd, write_raw,
                       write_refcode_population)
 
 from collop.io import (ReaderError, ReaderWarning, convert, detect_format, open_dataset,
