@@ -195,18 +195,19 @@ def speed_hist(vx, vy):
 
 
 class Recorder:
-    def __init__(self, snap_times):
+    """Diagnostics at every diagnostic index; radial f(v) at the indices in ``snap_idx``."""
+
+    def __init__(self, snap_idx):
         self.rows = []
         self.snaps = {}
-        self.snap_times = list(snap_times)
+        self.snap_idx = set(snap_idx)
 
-    def add(self, t, vx, vy, kin, we, wb=0.0):
+    def add(self, idx, t, vx, vy, kin, we, wb=0.0):
         self.rows.append(dict(t=float(t), kurt_x=kurt(vx), kurt_y=kurt(vy), kinetic=float(kin),
                               field_E=float(we), field_B=float(wb),
                               total=float(kin + we + wb)))
-        for ts in self.snap_times:
-            if abs(t - ts) < 1e-6 * max(1.0, ts) and ts not in self.snaps:
-                self.snaps[ts] = speed_hist(vx, vy)
+        if idx in self.snap_idx:
+            self.snaps[float(t)] = speed_hist(vx, vy)
 
     def result(self, **extra):
         cols = {k: [r[k] for r in self.rows] for k in self.rows[0]}
@@ -353,6 +354,13 @@ class PipicRun:
         with _in_dir(self.workdir):
             self.sim.advance(time_step=0.0, number_of_iterations=1)
 
+    def close(self):
+        """Free the pipic box; its destructor writes pipic_performance.txt into the cwd."""
+        import gc
+        with _in_dir(self.workdir):
+            self.sim = None
+            gc.collect()
+
     def advance(self, n):
         with _in_dir(self.workdir):
             self.sim.advance(time_step=self.spec.dt / self.wp, number_of_iterations=int(n))
@@ -365,7 +373,7 @@ def pipic_initial_state(spec: Spec):
         vx, vy = initial_velocities(run.N, spec.v_w, spec.seed)
         run.set_velocities(vx, vy)
         x, y, v, _ = run.state()
-        del run
+        run.close()
     return x, y, v[:, 0].copy(), v[:, 1].copy()
 
 
@@ -378,7 +386,7 @@ def run_pipic(spec: Spec, x0, y0, vx0, vy0, snap_times, label="pipic", progress=
         x, y, v, kin = run.state()
         if not (np.array_equal(x, x0) and np.array_equal(y, y0)):
             raise SystemExit("pipic did not reproduce the shared initial positions (rng seed?)")
-        rec.add(0.0, v[:, 0], v[:, 1], kin, *run.field_energy())
+        rec.add(0, 0.0, v[:, 0], v[:, 1], kin, *run.field_energy())
         t_adv = 0.0
         vz_max = 0.0
         for k in range(1, spec.n_diag + 1):
@@ -387,13 +395,13 @@ def run_pipic(spec: Spec, x0, y0, vx0, vy0, snap_times, label="pipic", progress=
             t_adv += time.perf_counter() - t0
             x, y, v, kin = run.state()
             vz_max = max(vz_max, float(np.abs(v[:, 2]).max()))
-            rec.add(k * spec.diag_every * spec.dt, v[:, 0], v[:, 1], kin, *run.field_energy())
+            rec.add(k, k * spec.diag_every * spec.dt, v[:, 0], v[:, 1], kin, *run.field_energy())
             if progress and (k % max(1, spec.n_diag // 10) == 0 or k == spec.n_diag):
                 r = rec.rows[-1]
                 print(f"  [{label}] t={r['t']:7.2f} K_x={r['kurt_x']:.3f} K_y={r['kurt_y']:.3f} "
                       f"E_tot={r['total']:.5f} W_B/W_E={r['field_B'] / max(r['field_E'], 1e-300):.3f} "
                       f"({t_adv:.0f} s)", flush=True)
-        del run
+        run.close()
     ps = spec.n_particles * spec.n_steps / t_adv
     return rec.result(engine="pipic", spec=asdict(spec), seconds=t_adv, particle_steps_per_s=ps,
                       max_abs_vz=vz_max)
@@ -421,7 +429,7 @@ def run_collop(spec: Spec, x0, y0, vx0, vy0, snap_times, label="collop", progres
             t_step += time.perf_counter() - t0
         if dump:
             v = np.asarray(v, dtype=np.float64)
-            rec.add(diag["time"], v[:, 0], v[:, 1], diag["kinetic"], diag["field"])
+            rec.add(k // spec.diag_every, diag["time"], v[:, 0], v[:, 1], diag["kinetic"], diag["field"])
             j = k // spec.diag_every
             if progress and j > 0 and (j % max(1, spec.n_diag // 10) == 0 or j == spec.n_diag):
                 r = rec.rows[-1]
@@ -580,8 +588,7 @@ def main(argv=None):
               file=sys.stderr)
     dtc = dt_cfl(base.dx)
     cfl = replace(base, dt=dtc)
-    snap_times = sorted({0.0, *(round(f * base.t_max / base.dt_diag) * base.dt_diag
-                                for f in (0.1, 0.3, 1.0))})
+    snap_times = sorted({0, *(round(f * base.n_diag) for f in (0.1, 0.3, 1.0))})  # diag indices
     print(f"preset {preset_name}: {asdict(base)}")
     print(f"N = {base.n_particles} particles, dx/lambda_D = {base.dx:g}, ppc = {base.ppc}, "
           f"N_D = {base.ppc / base.dx ** 2:g}/lambda_D^2, box {base.nx * base.dx:g} lambda_D, "
