@@ -18,13 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Main job on the shipped default data: learn a time-dependent isotropic
-# Fokker-Planck operator (PS-Tensor) and report its test rollout error.
+# Main job: the app on the shipped default data (data/langevin.nc), listening on
+# localhost only: open http://localhost:5006/app
 run: install
-	$(VENV)/bin/collop train fp data/langevin.nc \
-	  --train uniform_-5_5_-5_5,uniform_-5_0_-5_0,normal_0_0,normal_-1_-1,normal_-1_0 \
-	  --test normal_-2_-2,normal_-2_0,normal_rot45,ring_1.0,ring_1.5 \
-	  --model tensor --smooth 1 --out runs/langevin-ps-tensor
+	$(VENV)/bin/panel serve app.py --address 127.0.0.1 --port 5006 \
+	  --allow-websocket-origin=localhost:5006 --allow-websocket-origin=127.0.0.1:5006 --warm
 
 test: install
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -1,0 +1,143 @@
+"""The app's frame: a dataset chooser in the sidebar and the registered tabs."""
+from __future__ import annotations
+
+import sys
+
+import panel as pn
+import param
+
+from .base import alert, set_alert
+from .config import Config
+from .jobs import get_manager
+from .state import AppState
+from .tabs import TABS
+
+__all__ = ["App"]
+
+POLL_MS = 500
+
+
+class App(pn.viewable.Viewer):
+    """The collop app of one session.
+
+    Parameters
+    ----------
+    config : Config, optional
+        Data roots and runs folder (default: from ``sys.argv`` and the environment).
+    dataset : str, optional
+        Name (``root:relative``) of the dataset to open first (default: the
+        page's ``?dataset=`` query argument, else ``data:langevin.nc``).
+    tabs : list of Tab classes, optional
+        Default :data:`dashboards.tabs.TABS`.
+    warm : bool
+        Keep a warm training worker waiting (see :mod:`dashboards.jobs`).
+
+    Examples
+    --------
+    >>> App().servable()                     # doctest: +SKIP   (app.py)
+    >>> App()                                # doctest: +SKIP   (a notebook cell)
+    """
+
+    state = param.ClassSelector(class_=AppState)
+
+    def __init__(self, config: Config | None = None, dataset: str | None = None, tabs=None, warm: bool = True,
+                 **params):
+        config = config or Config.from_args(sys.argv[1:])
+        manager = get_manager(config.runs, warm=warm)
+        super().__init__(state=AppState(config=config, manager=manager), **params)
+        s = self.state
+        query = pn.state.session_args.get("dataset") if pn.state.curdoc is not None else None
+        if query:
+            dataset = query[0].decode(errors="replace")
+        self.dataset_select = pn.widgets.Select(name="Dataset", options=s.dataset_options,
+                                                css_classes=["collop-dataset-select"], sizing_mode="stretch_width")
+        self.upload = pn.widgets.FileInput(accept=".nc,.h5,.hdf5,.nc4", css_classes=["collop-upload"],
+                                           sizing_mode="stretch_width", multiple=False)
+        self.error = alert(name="dataset-error")
+        self.info = pn.pane.Markdown("", css_classes=["collop-dataset-info"], sizing_mode="stretch_width")
+        self.tabs = [cls(state=s) for cls in (tabs or TABS)]
+        # dynamic: a tab's figures are rendered when it is first shown (fast first page load)
+        self.tab_view = pn.Tabs(*[(t.title, t) for t in self.tabs], dynamic=True, css_classes=["collop-tabs"],
+                                sizing_mode="stretch_width")
+        self.tab_view.param.watch(lambda e: self.tabs[e.new].show(), "active")
+        self.dataset_select.param.watch(lambda e: self._choose(e.new), "value")
+        self.upload.param.watch(self._uploaded, "value")
+        s.param.watch(self._show_tab, "show_tab")
+        s.param.watch(lambda *_: self._describe(), ["dataset", "error"])
+        self._choose(dataset or s.default_name(), set_widget=True)
+        self._callback = None
+        if pn.state.curdoc is not None:
+            pn.state.onload(self._start_polling)
+
+    # -- sidebar -------------------------------------------------------------------
+    def _choose(self, name, set_widget: bool = False) -> None:
+        if not name:
+            return
+        if name not in self.state.dataset_options.values():
+            self.state.refresh_datasets()
+            self.dataset_select.options = self.state.dataset_options
+        self.state.select(name)
+        if set_widget and name in self.dataset_select.options.values() and self.dataset_select.value != name:
+            self.dataset_select.value = name
+        self._describe()
+
+    def _uploaded(self, event) -> None:
+        if not event.new:
+            return
+        ok = self.state.upload(self.upload.filename or "upload.nc", event.new)
+        if ok:
+            self.dataset_select.options = self.state.dataset_options
+            self.dataset_select.value = self.state.dataset_name
+        self._describe()
+
+    def _describe(self) -> None:
+        s = self.state
+        set_alert(self.error, s.error, "danger")
+        ds = s.dataset
+        if ds is None:
+            self.info.object = ""
+            return
+        parts = [f"**{ds.sizes['population']}** populations · **{ds.sizes['time']}** frames · "
+                 f"**{ds.sizes['vx']}×{ds.sizes['vy']}** bins",
+                 f"units: v in {ds.attrs.get('velocity_units', '?')}, t in {ds.attrs.get('time_units', '?')}",
+                 "particles: " + (s.particles_path.name if s.particles_path else "none (no Tracks)"),
+                 "true operator: " + (s.truth_path.name if s.truth_path else "none")]
+        self.info.object = "\n\n".join(parts)
+
+    def _show_tab(self, event) -> None:
+        for i, t in enumerate(self.tabs):
+            if t.title == event.new:
+                self.tab_view.active = i
+        self.state.show_tab = ""
+
+    # -- polling -------------------------------------------------------------------
+    def _start_polling(self) -> None:
+        if self._callback is None:
+            self._callback = pn.state.add_periodic_callback(self.tick, period=POLL_MS)
+
+    def tick(self) -> None:
+        """One poll: re-read the runs folder if it changed, then let every tab update its streams."""
+        self.state.refresh_runs()
+        for t in self.tabs:
+            t.tick()
+
+    # -- views ---------------------------------------------------------------------
+    def sidebar(self) -> list:
+        """The sidebar's contents."""
+        return [self.dataset_select, pn.pane.Markdown("Upload a phase-space file:", margin=(10, 5, 0, 5)),
+                self.upload, self.error, self.info]
+
+    def __panel__(self):
+        return pn.Row(pn.Column(*self.sidebar(), width=300), self.tab_view, sizing_mode="stretch_width")
+
+    def template(self, title: str = "collop"):
+        """The app in a :class:`panel.template.FastListTemplate` (used by :meth:`servable`)."""
+        return pn.template.FastListTemplate(title=title, sidebar=self.sidebar(), main=[self.tab_view],
+                                            sidebar_width=320, accent="#1f5fa0", header_background="#1f5fa0")
+
+    def servable(self, title: str | None = None, location: bool = True, area: str = "main",
+                 target: str | None = None):
+        """Serve the app in its template (``panel serve app.py``)."""
+        if pn.state.curdoc is None or not pn.state.served:
+            return super().servable(title, location, area, target)
+        return self.template(title or "collop").servable(title=title or "collop", location=location)

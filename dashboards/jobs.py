@@ -1,0 +1,213 @@
+"""Background trainings: launched outside the Bokeh event loop, followed through the run folder.
+
+Each job runs in its own worker process (:mod:`dashboards.worker`) that calls
+the ``collop`` command line, so a run started from the app and one started
+from a terminal leave identical folders. One warm worker (torch already
+imported) waits for the next job, so Start answers at once. The app never
+waits for a job: a small thread per job only ``wait()`` s for the process to
+reap it (no GIL held), and everything the page shows is read back from the
+run folder.
+
+Stop sends SIGINT to the pid in ``run.json`` (or ``job.json`` while the run is
+starting); the command stops after the current epoch and records ``stopped``.
+That works from any session, after a page reload, and for runs launched from
+a terminal on this host.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .config import REPO_ROOT
+
+__all__ = ["JobManager", "get_manager", "fp_argv", "new_run_id"]
+
+_MANAGERS: dict[str, "JobManager"] = {}
+_LOCK = threading.Lock()
+
+
+def new_run_id(method: str) -> str:
+    """A fresh run id: ``<method>-<YYYYmmdd-HHMMSS>-<4 hex>``."""
+    return f"{method}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def fp_argv(data, out, *, train, test, model="tensor", symmetry="isotropic", nt=None, reg=0.0,
+            seed=0, curriculum=None, smooth=0.0) -> list[str]:
+    """The ``collop train fp`` arguments of a training."""
+    argv = ["-q", "train", "fp", str(data), "--train", ",".join(train), "--model", model,
+            "--symmetry", symmetry, "--reg", repr(float(reg)), "--seed", str(int(seed)),
+            "--smooth", repr(float(smooth)), "--out", str(out)]
+    if test:
+        argv += ["--test", ",".join(test)]
+    if nt:
+        argv += ["--nt", str(int(nt))]
+    if curriculum:
+        argv += ["--curriculum", curriculum]
+    return argv
+
+
+class JobManager:
+    """Starts and stops trainings whose run folders live under ``runs_root``.
+
+    Parameters
+    ----------
+    runs_root : path-like
+        Folder of run folders.
+    python : str
+        Interpreter of the workers (default: this one).
+    warm : bool
+        Keep one worker with torch imported waiting for the next job.
+    """
+
+    def __init__(self, runs_root, python: str | None = None, warm: bool = True):
+        self.runs_root = Path(runs_root).absolute()
+        self.python = python or sys.executable
+        self.warm = warm
+        self._spare: subprocess.Popen | None = None
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+        if warm:
+            self._spare = self._spawn()
+
+    # -- processes -----------------------------------------------------------------
+    def _spawn(self) -> subprocess.Popen:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+        env.setdefault("OMP_NUM_THREADS", "1")
+        return subprocess.Popen([self.python, "-m", "dashboards.worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(REPO_ROOT),
+                                env=env, start_new_session=True, text=True)
+
+    def _take_worker(self) -> subprocess.Popen:
+        with self._lock:
+            proc = self._spare if self._spare is not None and self._spare.poll() is None else None
+            self._spare = None
+        if proc is None:
+            proc = self._spawn()
+        return proc
+
+    def _launch(self, job: dict) -> str:
+        self.runs_root.mkdir(parents=True, exist_ok=True)
+        proc = self._take_worker()
+        proc.stdin.write(json.dumps(job) + "\n")
+        proc.stdin.close()
+        run_id = Path(job["run_dir"]).name
+        with self._lock:
+            self._procs[run_id] = proc
+        threading.Thread(target=self._reap, args=(run_id, proc), daemon=True,
+                         name=f"collop-reap-{run_id}").start()
+        if self.warm:
+            with self._lock:
+                if self._spare is None:
+                    self._spare = self._spawn()
+        return run_id
+
+    def _reap(self, run_id: str, proc: subprocess.Popen) -> None:
+        proc.wait()  # blocks in the OS, not in Python: the event loop is never held
+        with self._lock:
+            self._procs.pop(run_id, None)
+
+    # -- jobs --------------------------------------------------------------------------
+    def start_fp(self, data, *, train, test=(), model="tensor", symmetry="isotropic", nt=None,
+                 reg=0.0, seed=0, curriculum=None, smooth=0.0, run_id: str | None = None) -> str:
+        """Start ``collop train fp`` on ``data`` in a new run folder; returns the run id."""
+        method = "ps-tensor" if model == "tensor" else "ps-nn"
+        run_id = run_id or new_run_id(method)
+        out = self.runs_root / run_id
+        argv = fp_argv(os.path.abspath(data), out, train=train, test=test, model=model, symmetry=symmetry,
+                       nt=nt, reg=reg, seed=seed, curriculum=curriculum, smooth=smooth)
+        params = {"data": os.path.abspath(data), "train": list(train), "test": list(test), "model": model,
+                  "symmetry": symmetry, "nt": nt, "reg": reg, "seed": seed, "curriculum": curriculum,
+                  "smooth": smooth}
+        return self._launch({"kind": "fp", "run_dir": str(out), "argv": argv, "method": method,
+                             "dataset": os.path.abspath(data), "params": params})
+
+    def start_tracks(self, particles, data, *, test=(), ndump=1, symmetry="isotropic",
+                     run_id: str | None = None) -> str:
+        """Start ``collop tracks`` (scored on ``data``'s test populations) in a new run folder."""
+        run_id = run_id or new_run_id("tracks")
+        out = self.runs_root / run_id
+        argv = ["-q", "tracks", os.path.abspath(particles), "--ndump", str(int(ndump)),
+                "--symmetry", symmetry, "--grid-from", os.path.abspath(data),
+                "--data", os.path.abspath(data), "--out", str(out)]
+        if test:
+            argv += ["--populations", ",".join(test)]
+        params = {"data": os.path.abspath(data), "particles": os.path.abspath(particles), "test": list(test),
+                  "ndump": int(ndump), "symmetry": symmetry}
+        return self._launch({"kind": "tracks", "run_dir": str(out), "argv": argv, "method": "tracks",
+                             "dataset": os.path.abspath(data), "params": params})
+
+    def stop(self, run_id: str) -> str:
+        """Ask a run to stop (SIGINT to its process); returns a one-line message."""
+        from .runstore import run_pid
+
+        pid = run_pid(self.runs_root, run_id)
+        if pid is None:
+            return f"{run_id}: not running on this host"
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            return f"{run_id}: its process has ended"
+        except PermissionError:
+            return f"{run_id}: not allowed to signal process {pid}"
+        return f"{run_id}: stopping after the current epoch"
+
+    def running(self) -> list[str]:
+        """Ids of the runs this manager started whose processes are alive."""
+        with self._lock:
+            return [k for k, p in self._procs.items() if p.poll() is None]
+
+    def wait(self, run_id: str, timeout: float | None = None) -> int | None:
+        """Wait for a job started here to end; its exit status (None on timeout / unknown)."""
+        with self._lock:
+            proc = self._procs.get(run_id)
+        if proc is None:
+            return None
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self, stop_jobs: bool = False, timeout: float = 30.0) -> None:
+        """Let the warm worker go; with ``stop_jobs`` also stop (then kill) running jobs."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+            procs = list(self._procs.values())
+        if spare is not None and spare.poll() is None:
+            spare.stdin.close()          # EOF: the worker exits without a job
+            try:
+                spare.wait(10)
+            except subprocess.TimeoutExpired:
+                spare.kill()
+                spare.wait()
+        if stop_jobs:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + timeout
+            for p in procs:
+                try:
+                    p.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+def get_manager(runs_root, warm: bool = True) -> JobManager:
+    """The one :class:`JobManager` of a runs folder in this server process (shared by sessions)."""
+    key = str(Path(runs_root).absolute())
+    with _LOCK:
+        if key not in _MANAGERS:
+            _MANAGERS[key] = JobManager(key, warm=warm)
+        return _MANAGERS[key]
+
+
+HOST = socket.gethostname()
