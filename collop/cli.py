@@ -13,6 +13,8 @@ Commands
     The Tracks estimate of the operator from particle tracks.
 ``collop generate langevin --out FILE.nc``
     Particles evolved by a known Fokker-Planck operator.
+``collop generate pic --preset sim1|sim2|sim3 --out FILE.nc [--seed S] [overrides]``
+    Particles of the built-in 2D electrostatic PIC.
 ``collop phasespace PARTICLES.nc --populations NAMES|table4 --out FILE.nc``
     Phase-space evolution of sub-populations sampled from particles.
 ``collop convert SRC --out OUT.nc [--format auto|osiris|openpmd|refcode] [--species NAME]``
@@ -176,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # generate langevin
     gen = sub.add_parser("generate", help="synthetic particle data")
-    gsub = gen.add_subparsers(dest="generator", metavar="{langevin}", parser_class=_Parser)
+    gsub = gen.add_subparsers(dest="generator", metavar="{langevin,pic}", parser_class=_Parser)
     gsub.required = True
     lg = gsub.add_parser("langevin", parents=[common],
                          help="particles under a known Fokker-Planck operator",
@@ -194,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--truth-out", default=None, metavar="OP.nc",
                     help="also write the true operator, tabulated on the frame times")
     lg.set_defaults(func=cmd_generate_langevin)
+    _add_generate_pic(gsub, common)
 
     # phasespace
     ps = sub.add_parser("phasespace", parents=[common], help="phase-space file from particles",
@@ -611,6 +614,52 @@ def cmd_generate_langevin(args) -> int:
     if not args.quiet:
         print(f"langevin: {args.n_particles} particles x {args.frames + 1} frames -> {out}"
               + (f"; truth -> {truth_out}" if truth_out else ""))
+    return EXIT_OK
+
+
+# --- generate pic ------------------------------------------------------------------------
+
+def _add_generate_pic(gsub, common) -> None:
+    """``collop generate pic``: a preset of :mod:`collop.sim.pic`, with overrides."""
+    pc = gsub.add_parser("pic", parents=[common], help="2D electrostatic PIC (presets sim1-3)",
+                         description="Run the built-in 2D electrostatic PIC (collop.sim.pic) and "
+                                     "stream every particle's velocity at every dump to --out. "
+                                     "Units: time 1/omega_p, length lambda_D, velocity v_th = 0.01c.")
+    pc.add_argument("--preset", default="sim1", choices=["sim1", "sim2", "sim3"])
+    pc.add_argument("--out", required=True, metavar="FILE.nc")
+    pc.add_argument("--seed", type=int, default=None, help="seed (default: the preset's, 0)")
+    pc.add_argument("--nx", type=_positive_int, metavar="N", help="cells along x")
+    pc.add_argument("--ny", type=_positive_int, metavar="N", help="cells along y")
+    pc.add_argument("--ppc", type=_positive_int, metavar="N", help="particles per cell")
+    pc.add_argument("--order", type=int, choices=[1, 2], help="shape-function order m")
+    pc.add_argument("--dx", type=_positive_float, help="cell size (lambda_D)")
+    pc.add_argument("--dt", type=_positive_float, help="time step (1/omega_p)")
+    pc.add_argument("--t-max", type=_positive_float, help="duration (1/omega_p)")
+    pc.add_argument("--dt-dump", type=_positive_float, help="dump period (1/omega_p)")
+    pc.add_argument("--distribution", choices=["waterbag", "maxwellian"])
+    pc.add_argument("--v-w", type=_positive_float, help="waterbag radius (v_th)")
+    pc.add_argument("--v-th", type=_positive_float, help="Maxwellian thermal speed (v_th)")
+    pc.add_argument("--quiet-start", action="store_true", default=None,
+                    help="lattice positions and (v, -v) velocity pairs")
+    pc.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    pc.add_argument("--compress", type=int, default=None, choices=range(0, 10), metavar="0-9",
+                    help="gzip level of v (default none)")
+    pc.set_defaults(func=cmd_generate_pic)
+
+
+def cmd_generate_pic(args) -> int:
+    """``collop generate pic``: run a PIC preset and write its particles file."""
+    from .sim.pic import generate, preset
+
+    out = _out_file(args.out)
+    cfg = preset(args.preset, seed=args.seed, nx=args.nx, ny=args.ny, ppc=args.ppc, order=args.order,
+                 dx=args.dx, dt=args.dt, t_max=args.t_max, dt_dump=args.dt_dump,
+                 distribution=args.distribution, v_w=args.v_w, v_th=args.v_th, quiet=args.quiet_start)
+    t = time.perf_counter()
+    generate(cfg, out, device=args.device, progress=not args.quiet, compress=args.compress or None)
+    if not args.quiet:
+        print(f"pic {cfg.name}: {cfg.n_particles} particles x {cfg.n_frames} frames "
+              f"({cfg.n_steps} steps) in {time.perf_counter() - t:.1f} s -> {out}")
     return EXIT_OK
 
 
