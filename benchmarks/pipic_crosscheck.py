@@ -511,7 +511,7 @@ def plot(results, path: Path, title: str):
 
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
     styles = {"pipic_cfl": ("C0", "-"), "collop_cfl": ("C1", "-"), "collop_preset": ("C1", "--"),
-              "pipic_preset": ("C0", ":"), "collop_data": ("C2", "-.")}
+              "pipic_preset": ("C0", ":"), "collop_full": ("C3", "-"), "collop_data": ("C2", "-.")}
     for key, r in results.items():
         s = r["series"]
         col, ls = styles.get(key, ("k", "-"))
@@ -536,7 +536,7 @@ def plot(results, path: Path, title: str):
         snaps = results[key]["radial"]
         for i, (ts, h) in enumerate(sorted(snaps.items(), key=lambda kv: float(kv[0]))):
             ax[2].plot(vc, h, color=f"C{i + 3}", ls=ls, lw=1.2,
-                       label=f"{results[key]['label'].split(' ')[0]} t={float(ts):g}")
+                       label=f"{results[key]['label'].split(' ')[0]} t={float(ts):.0f}")
     vv = np.linspace(0, 4, 200)
     ax[2].plot(vv, vv * np.exp(-vv ** 2 / 2), color="k", lw=0.8, ls=":", label=r"Maxwellian $v e^{-v^2/2}$")
     ax[2].set(xlabel=r"$|v| / v_{th}$", ylabel=r"$f(v) = v\int f\,d\theta$",
@@ -558,6 +558,10 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="OpenMP (pipic) / numba+torch (collop) threads")
     ap.add_argument("--skip-preset-dt", action="store_true", help="only the dt_cfl pair")
+    ap.add_argument("--collop-full", action="store_true",
+                    help="also run collop alone on the preset's full box at the preset dt")
+    ap.add_argument("--seeds", type=int, default=4,
+                    help="extra collop runs (preset dt) from other seeds: the realisation spread")
     ap.add_argument("--out", default=str(ROOT / "docs" / "figures" / "pipic_crosscheck"),
                     help="output stem: writes STEM.json and STEM.png")
     ap.add_argument("--quiet", action="store_true")
@@ -607,6 +611,18 @@ def main(argv=None):
         results["collop_preset"]["label"] = f"collop (ES), dt={base.dt:g} (preset)"
         results["pipic_preset"] = run_pipic(base, x0, y0, vx0, vy0, snap_times, "pipic dt", prog)
         results["pipic_preset"]["label"] = f"pipic (EM), dt={base.dt:g} (preset)"
+    spread = []
+    for j in range(1, a.seeds + 1):
+        sp = replace(base, seed=a.seed + j)
+        xs, ys, vxs, vys = pipic_initial_state(sp)
+        r = run_collop(sp, xs, ys, vxs, vys, [], f"collop seed {sp.seed}", False)
+        spread.append(dict(seed=sp.seed, **relaxation(r["series"]),
+                           kurt=(0.5 * (np.asarray(r["series"]["kurt_x"]) + r["series"]["kurt_y"])).tolist()))
+    if a.collop_full and not a.full:
+        full = replace(base_spec(cfg, a.seed), **({"t_max": a.t_max} if a.t_max else {}))
+        xs, ys, vxs, vys = pipic_initial_state(full)
+        results["collop_full"] = run_collop(full, xs, ys, vxs, vys, [], "collop full box", prog)
+        results["collop_full"]["label"] = (f"collop (ES), dt={full.dt:g}, full {full.nx}x{full.ny} box")
     data = read_collop_data(ROOT / "data" / f"{a.preset}_particles.nc")
     if data is not None:
         data["label"] = f"collop {a.preset} data file ({data['n_particles']} particles, own seed/box)"
@@ -635,6 +651,15 @@ def main(argv=None):
         print(f"\ntau_fit(pipic)/tau_fit(collop) at dt_cfl = {a_['tau_fit'] / b_['tau_fit']:.3f}")
     if a_["t_half"] and b_["t_half"]:
         print(f"t_half(pipic)/t_half(collop) at dt_cfl = {a_['t_half'] / b_['t_half']:.3f}")
+    if spread:
+        for q in ("t_half", "tau_fit"):
+            vals = [d[q] for d in spread if d[q] is not None]
+            if len(vals) >= 2:
+                print(f"collop seed spread ({len(vals)} other seeds, preset dt): {q} = "
+                      f"{np.mean(vals):.2f} +- {np.std(vals, ddof=1):.2f}")
+        ks = np.asarray([d["kurt"] for d in spread])
+        print(f"collop seed spread of the kurtosis curve: rms over seeds, max over t = "
+              f"{ks.std(axis=0, ddof=1).max():.3f}" if len(spread) >= 2 else "")
     kp = 0.5 * (np.asarray(results["pipic_cfl"]["series"]["kurt_x"]) + results["pipic_cfl"]["series"]["kurt_y"])
     kc = 0.5 * (np.asarray(results["collop_cfl"]["series"]["kurt_x"]) + results["collop_cfl"]["series"]["kurt_y"])
     print(f"max |K_pipic - K_collop| over the record at dt_cfl = {np.abs(kp - kc).max():.3f}")
@@ -644,7 +669,7 @@ def main(argv=None):
     meta = dict(preset=preset_name, command=" ".join(["benchmarks/pipic_crosscheck.py", *(argv or sys.argv[1:])]),
                 kurtosis_waterbag=kurtosis_waterbag(), kurtosis_maxwellian=KURT_MAXWELL,
                 c_over_vth=C_OVER_VTH, n0_cgs=N0_CGS, dt_cfl=dtc, threads=a.threads,
-                cpu_count=os.cpu_count(), summary=summary,
+                cpu_count=os.cpu_count(), summary=summary, collop_seed_spread=spread,
                 pipic_solver="fourier_boris (Boris + spectral Maxwell, divergence cleaning, CIC)")
     with open(out.with_suffix(".json"), "w") as fh:
         json.dump(dict(meta=meta, runs=results), fh, indent=1)

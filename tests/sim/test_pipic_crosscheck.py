@@ -41,7 +41,7 @@ def test_quick_crosscheck(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     nt_torch, nt_numba = torch.get_num_threads(), numba.get_num_threads()
     try:
-        out = pc.main(["--quick", "--skip-preset-dt", "--t-max", "8", "--quiet",
+        out = pc.main(["--quick", "--skip-preset-dt", "--seeds", "0", "--t-max", "8", "--quiet",
                        "--out", str(tmp_path / "xc")])
     finally:  # main() pins the thread counts; give the rest of the session its own back
         torch.set_num_threads(nt_torch)
