@@ -458,7 +458,7 @@ def read_collop_data(path: Path):
             vy = ds["vy"].transpose("time", ...).values
         t = ds["time"].values.astype(float)
         from collop.moments import component_kurtosis
-        return dict(engine="collop (data file)", path=str(path.relative_to(ROOT)),
+        return dict(engine="collop (data file)", path=os.path.relpath(path, ROOT),
                     n_particles=int(vx.shape[1]),
                     series=dict(t=t.tolist(), kurt_x=component_kurtosis(vx, axis=1).tolist(),
                                 kurt_y=component_kurtosis(vy, axis=1).tolist()))
@@ -548,6 +548,31 @@ def plot(results, path: Path, title: str):
     plt.close(fig)
 
 
+def throughput(spec: Spec, steps: int):
+    """Particle-steps/s of both codes on ``spec`` (after one warm-up step), no diagnostics."""
+    x0, y0, vx0, vy0 = pipic_initial_state(spec)
+    out = {}
+    with tempfile.TemporaryDirectory() as wd:
+        run = PipicRun(spec, wd)
+        run.set_velocities(vx0, vy0)
+        run.poisson_start()
+        run.advance(1)
+        t0 = time.perf_counter()
+        run.advance(steps)
+        out["pipic"] = spec.n_particles * steps / (time.perf_counter() - t0)
+        run.close()
+    from collop.sim.pic.engine import PIC, PICConfig
+    cfg = PICConfig(nx=spec.nx, ny=spec.ny, dx=spec.dx, ppc=spec.ppc, order=spec.order, dt=spec.dt,
+                    t_max=spec.dt * (steps + 1), dt_dump=spec.dt, v_w=spec.v_w, seed=spec.seed)
+    pic = PIC(cfg, x=x0, y=y0, vx=vx0, vy=vy0)
+    pic.step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        pic.step()
+    out["collop"] = spec.n_particles * steps / (time.perf_counter() - t0)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="sim1")
@@ -565,6 +590,9 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "docs" / "figures" / "pipic_crosscheck"),
                     help="output stem: writes STEM.json and STEM.png")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--bench", type=int, nargs="*", metavar="CELLS",
+                    help="only measure throughput (preset dt, ppc, order) on CELLS x CELLS boxes, e.g. 256 512")
+    ap.add_argument("--bench-steps", type=int, default=20)
     a = ap.parse_args(argv)
 
     os.environ["OMP_NUM_THREADS"] = str(a.threads)  # before pipic (OpenMP) is loaded
@@ -580,6 +608,15 @@ def main(argv=None):
 
     cfg = load_preset(a.preset)
     base = base_spec(cfg, a.seed)
+    if a.bench:
+        res = []
+        for n in a.bench:
+            sp = replace(base, nx=n, ny=n)
+            r = throughput(sp, a.bench_steps)
+            res.append(dict(cells=n, n_particles=sp.n_particles, threads=a.threads, steps=a.bench_steps, **r))
+            print(f"{n}x{n} cells, {sp.n_particles} particles, {a.threads} thread(s): "
+                  f"pipic {r['pipic']:.3g}, collop {r['collop']:.3g} particle-steps/s", flush=True)
+        return dict(bench=res)
     preset_name = getattr(cfg, "name", None) or f"{a.preset} (placeholder)"
     if a.quick:
         base = replace(base, nx=32, ny=32, t_max=10.0, dt_diag=1.0)
