@@ -138,6 +138,7 @@ class App(pn.viewable.Viewer):
     def servable(self, title: str | None = None, location: bool = True, area: str = "main",
                  target: str | None = None):
         """Serve the app in its template (``panel serve app.py``)."""
-        if pn.state.curdoc is None or not pn.state.served:
+        doc = pn.state.curdoc
+        if doc is None or getattr(doc, "session_context", None) is None:   # not under `panel serve`
             return super().servable(title, location, area, target)
         return self.template(title or "collop").servable(title=title or "collop", location=location)

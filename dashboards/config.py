@@ -134,7 +134,7 @@ class Config:
         pure = PurePosixPath(rel)
         if pure.is_absolute() or rel.startswith("~"):
             raise PathError(f"{rel!r}: absolute paths are not accepted")
-        if any(part in ("..", ".") or part.startswith(".") for part in pure.parts):
+        if any(part in ("", "..", ".") or part.startswith(".") for part in rel.split("/")):
             raise PathError(f"{rel!r}: '..', '.' and hidden names are not accepted")
         root_real = Path(os.path.realpath(root))
         target = Path(os.path.realpath(Path(root) / pure))

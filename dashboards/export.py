@@ -71,7 +71,7 @@ def export_buttons(make: Callable[[], object], name: str) -> pn.Row:
         def callback(fmt=fmt):
             return io.BytesIO(render(make(), fmt))
         buttons.append(pn.widgets.FileDownload(
-            callback=callback, filename=f"{slug}.{fmt}", label=fmt.upper(), button_type="light",
+            callback=callback, filename=f"{slug}.{fmt}", label=fmt.upper(), color="light",
             embed=False, width=70, height=30, margin=(0, 4),
             css_classes=[f"collop-export-{fmt}", f"collop-export-{slug}-{fmt}"]))
     return pn.Row(*buttons, css_classes=["collop-export"], margin=0)

@@ -68,9 +68,10 @@ class FPTab(Tab):
                                         css_classes=["collop-method"])
         self.symmetry = pn.widgets.Select(name="Symmetry", options=["isotropic", "full"],
                                           css_classes=["collop-symmetry"])
-        self.nt = pn.widgets.IntInput(name="N_t (0: one per frame)", value=0, start=0, css_classes=["collop-nt"])
+        self.nt = pn.widgets.IntInput(name="N_t (0: one per frame)", value=0, start=0, css_classes=["collop-nt"],
+                                     width=170)
         self.reg = pn.widgets.FloatInput(name="λ_reg", value=0.0, start=0.0, step=1e-3, css_classes=["collop-reg"])
-        self.seed = pn.widgets.IntInput(name="Seed", value=0, css_classes=["collop-seed"])
+        self.seed = pn.widgets.IntInput(name="Seed", value=0, css_classes=["collop-seed"], width=170)
         self.ndump = pn.widgets.IntInput(name="N_dump (frames per interval)", value=1, start=1,
                                          css_classes=["collop-ndump"], visible=False)
         self.curriculum = pn.widgets.Tabulator(curriculum_frame("ps-tensor"), show_index=False,

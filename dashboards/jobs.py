@@ -73,6 +73,7 @@ class JobManager:
         self.warm = warm
         self._spare: subprocess.Popen | None = None
         self._procs: dict[str, subprocess.Popen] = {}
+        self._exit: dict[str, int] = {}
         self._lock = threading.Lock()
         if warm:
             self._spare = self._spawn()
@@ -111,8 +112,9 @@ class JobManager:
         return run_id
 
     def _reap(self, run_id: str, proc: subprocess.Popen) -> None:
-        proc.wait()  # blocks in the OS, not in Python: the event loop is never held
+        rc = proc.wait()  # blocks in the OS, not in Python: the event loop is never held
         with self._lock:
+            self._exit[run_id] = rc
             self._procs.pop(run_id, None)
 
     # -- jobs --------------------------------------------------------------------------
@@ -169,8 +171,8 @@ class JobManager:
         """Wait for a job started here to end; its exit status (None on timeout / unknown)."""
         with self._lock:
             proc = self._procs.get(run_id)
-        if proc is None:
-            return None
+            if proc is None:
+                return self._exit.get(run_id)
         try:
             return proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -182,12 +184,9 @@ class JobManager:
             spare, self._spare = self._spare, None
             procs = list(self._procs.values())
         if spare is not None and spare.poll() is None:
-            spare.stdin.close()          # EOF: the worker exits without a job
-            try:
-                spare.wait(10)
-            except subprocess.TimeoutExpired:
-                spare.kill()
-                spare.wait()
+            spare.kill()                 # it holds no job: nothing to save
+            spare.wait()
+            spare.stdin.close()
         if stop_jobs:
             for p in procs:
                 if p.poll() is None:

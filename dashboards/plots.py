@@ -39,20 +39,29 @@ def _shells(vx, vy, width: float | None = None):
     h = float(np.diff(vx).mean())
     width = h if width is None else float(width)
     speed = np.hypot(vx[:, None], vy[None, :]).ravel()
-    idx = np.floor(speed / width).astype(int)
-    n = idx.max() + 1
+    x = speed / width - 0.5                        # position in units of shells, 0 at the first centre
+    k0 = np.floor(x).astype(int)
+    frac = x - k0
+    n = k0.max() + 2
     M = np.zeros((n, speed.size))
-    M[idx, np.arange(speed.size)] = 1.0
-    return M, (np.arange(n) + 0.5) * width, width, h
+    cells = np.arange(speed.size)
+    low = k0 >= 0                                  # cells below the first centre all go to it
+    np.add.at(M, (np.where(low, k0, 0), cells), np.where(low, 1.0 - frac, 1.0))
+    np.add.at(M, (np.where(low, k0 + 1, 0), cells), np.where(low, frac, 0.0))
+    if not M[-1].any():
+        M = M[:-1]
+    return M, (np.arange(M.shape[0]) + 0.5) * width, width, h
 
 
 def radial_profile(f: xr.DataArray, width: float | None = None) -> xr.DataArray:
     """The radial distribution ``F(v) = v ∫ f dθ`` of densities ``f(..., vx, vy)``.
 
-    Each cell's mass ``f h²`` goes to the speed shell ``[k w, (k+1) w)`` holding
-    its centre, and each shell's mass is divided by its width ``w`` (default:
-    one bin). So ``sum(F) * w == sum(f) * h²``: the profile integrates to the
-    same fraction of particles as the 2-D density.
+    Each cell's mass ``f h²`` is shared between the two speed shells (width
+    ``w``, default one bin; centres ``(k + 1/2) w``) nearest to its speed,
+    linearly (a tent, which keeps the square grid's cell count per shell from
+    making the curve jagged); each shell's mass is divided by ``w``. So
+    ``sum(F) * w == sum(f) * h²``: the profile integrates to the same fraction
+    of particles as the 2-D density.
 
     Parameters
     ----------
@@ -82,7 +91,7 @@ def f_image(ds: xr.Dataset, population: str, time_index: int) -> hv.Image:
     t = float(da["time"])
     img = hv.Image(da.transpose("vy", "vx").values[::-1], bounds=_bounds(da), kdims=["vx", "vy"],
                    vdims=["f"], label=f"{population}, t = {t:g}{_units(ds, 'time_units')}")
-    return img.opts(cmap="viridis", colorbar=True, aspect="equal", tools=["hover"], frame_width=260,
+    return img.opts(cmap="viridis", colorbar=True, tools=["hover"], frame_width=220, frame_height=220,
                     xlabel=f"vx{_units(ds)}", ylabel=f"vy{_units(ds)}")
 
 
@@ -144,13 +153,13 @@ def coefficient_curves(op: xr.Dataset | None, name: str, times, *, label: str = 
     """One coefficient of one operator at several times (an Overlay; empty without an operator)."""
     ylabel = COEFFICIENTS[name]
     opts = hv.opts.Overlay(title=f"{ylabel}{(' — ' + label) if label else ''}", xlabel="v", ylabel=ylabel,
-                           legend_position="top_right", **_WIDE)
-    if op is None:
-        return hv.Overlay([hv.Curve([], "speed", name)]).opts(opts)
-    iso = isotropic_view(op)
-    curves = [hv.Curve((iso["speed"].values, _at_time(iso[name], t).values), "speed", name,
-                       label=f"t = {float(t):g}") for t in (list(times) or [0.0])]
-    return hv.Overlay(curves).opts(hv.opts.Curve(tools=["hover"]), opts)
+                           legend_position="top_right", framewise=True, **_WIDE)
+    iso = None if op is None else isotropic_view(op)
+    curves = []
+    for t in (list(times) or [0.0]):   # the same curves, empty without an operator: the legend stays put
+        xy = ([], []) if iso is None else (iso["speed"].values, _at_time(iso[name], t).values)
+        curves.append(hv.Curve(xy, "speed", name, label=f"t = {float(t):g}"))
+    return hv.Overlay(curves).opts(hv.opts.Curve(tools=["hover"], framewise=True), opts)
 
 
 def coefficient_compare(operators: dict, name: str, time: float) -> hv.Overlay:
@@ -165,9 +174,9 @@ def coefficient_compare(operators: dict, name: str, time: float) -> hv.Overlay:
     if not curves:
         curves = [hv.Curve([], "speed", name)]
     return hv.Overlay(curves).opts(
-        hv.opts.Curve(tools=["hover"]),
+        hv.opts.Curve(tools=["hover"], framewise=True),
         hv.opts.Overlay(title=f"{ylabel} at t = {float(time):g}", xlabel="v", ylabel=ylabel,
-                        legend_position="top_right", **_WIDE))
+                        legend_position="top_right", framewise=True, **_WIDE))
 
 
 # --- training -----------------------------------------------------------------------
@@ -209,7 +218,7 @@ def rollout_panels(f: xr.DataArray, f_hat: xr.DataArray, time_index: int, *, tit
     top = float(max(a.max(), b.max())) or 1.0
     lim = float(np.abs(d).max()) or 1.0
     t = float(f["time"][i])
-    common = dict(colorbar=True, aspect="equal", frame_width=240, tools=["hover"], xlabel="vx", ylabel="vy")
+    common = dict(colorbar=True, frame_width=240, frame_height=240, tools=["hover"], xlabel="vx", ylabel="vy")
 
     def img(da, vdim, label):
         return hv.Image(da.transpose("vy", "vx").values[::-1],

@@ -100,10 +100,14 @@ class RolloutTab(Tab):
             pops = [str(p) for p in s.dataset["population"].values]
             if list(self.population.options) != pops:
                 self.population.options = pops
+            if self.population.value not in pops:
+                self.population.value = pops[-1]
         if not opts:
             self.pipe.send(None)
             set_alert(self.message, "No finished run on this dataset yet: train one in the Fokker–Planck tab.",
                       "info")
+        elif self.message.alert_type == "info":
+            set_alert(self.message, "")
 
     def _chosen_run(self, event) -> None:
         s = self.state

@@ -1,0 +1,84 @@
+"""Trainings in worker processes: events arrive, Stop stops cleanly, failures land in run.json."""
+import json
+import time
+
+import pytest
+
+from dashboards.jobs import JobManager, fp_argv
+from dashboards.runstore import list_all
+
+
+@pytest.fixture
+def manager(roots):
+    m = JobManager(roots["runs"], warm=True)
+    yield m
+    m.close(stop_jobs=True)
+
+
+def _wait(cond, timeout=60.0, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+def _events(path):
+    try:
+        return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    except OSError:
+        return []
+
+
+def test_fp_argv_matches_the_cli():
+    argv = fp_argv("/d.nc", "/r/x", train=["a", "b"], test=["c"], model="nn", nt=3, reg=0.5, seed=2,
+                   curriculum="1:0.01:5")
+    from collop.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert (args.train, args.test, args.model, args.nt, args.reg, args.seed, args.curriculum, args.out) == \
+        ("a,b", "c", "nn", 3, 0.5, 2, "1:0.01:5", "/r/x")
+
+
+def test_train_stop_finish_and_failures(manager, tiny_file, fp_data, roots):
+    """Three jobs at once (one worker process each): stopped, failed before starting, finished."""
+    train, test = fp_data.names[:2], fp_data.names[2:]
+    rid = manager.start_fp(tiny_file, train=train, test=test, curriculum="1:1e-2:100000")
+    bad = manager.start_fp(tiny_file, train=["no_such_population"], curriculum="1:1e-2:5")
+    short = manager.start_fp(tiny_file, train=train, test=test, curriculum="1:1e-2:30", seed=1)
+    runs = roots["runs"]
+    events = runs / rid / "events.jsonl"
+
+    # the long training: epochs arrive; Stop ends it as "stopped", with its operator and metrics
+    assert _wait(lambda: sum(e["event"] == "epoch" for e in _events(events)) >= 5, 90), "no epochs arrived"
+    info = json.loads((runs / rid / "run.json").read_text())
+    assert info["status"] == "running" and info["method"] == "ps-tensor"
+    assert rid in manager.running()
+    assert "stopping" in manager.stop(rid)
+    assert manager.wait(rid, 60) == 130
+    info = json.loads((runs / rid / "run.json").read_text())
+    assert info["status"] == "stopped" and "rollout_mae" in info["metrics"]
+    assert (runs / rid / "operator.nc").exists()
+    assert _events(events)[-1]["event"] == "done"
+    assert "not running" in manager.stop(rid)
+
+    # a bad argument fails before the command creates its run: the error is recorded in run.json
+    assert manager.wait(bad, 60) == 2
+    bad_info = json.loads((runs / bad / "run.json").read_text())
+    assert bad_info["status"] == "failed" and "no_such_population" in bad_info["error"]
+    assert "\n" not in bad_info["error"]
+
+    # a short training leaves the same files as `collop train fp`
+    assert manager.wait(short, 90) == 0
+    d = runs / short
+    assert {"run.json", "events.jsonl", "operator.nc", "metrics.json", "log.txt"} <= {p.name for p in d.iterdir()}
+    assert [p.name for p in (d / "snapshots").iterdir()] == ["000025.nc"]
+    info = json.loads((d / "run.json").read_text())
+    assert info["status"] == "finished" and info["params"]["seed"] == 1
+    assert info["params"]["curriculum"] == "1:1e-2:30"
+    kinds = [e["event"] for e in _events(d / "events.jsonl")]
+    assert kinds.count("epoch") == 30 and "snapshot" in kinds and kinds[-1] == "done"
+
+    by_id = {r["id"]: r["status"] for r in list_all(runs)}
+    assert by_id == {rid: "stopped", bad: "failed", short: "finished"}
