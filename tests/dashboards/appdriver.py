@@ -1,0 +1,181 @@
+"""Driving the real app in Debian's chromium: server and browser helpers.
+
+Shared by the browser tests (``tests/dashboards/test_browser.py``) and the
+app benchmark (``benchmarks/bench_app.py``). Playwright's own browser
+download does not work on these machines, so the system chromium is driven
+through ``executable_path``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# Text of a Panel markup pane: its content lives in the host's shadow root,
+# after the <style>/<link> elements.
+PANE_TEXT_JS = ("e => [...(e.shadowRoot || e).children].filter(c => c.tagName === 'DIV')"
+                ".map(c => c.innerText).join('\\n')")
+
+# Lengths of every ColumnDataSource column in the page's Bokeh document,
+# as a list of {column: length} dicts (one per source).
+SOURCES_JS = """() => {
+  const out = [];
+  for (const doc of Bokeh.documents) {
+    for (const m of doc.all_models) {
+      if (m.type !== 'ColumnDataSource') continue;
+      const d = m.data, rec = {};
+      const keys = d instanceof Map ? [...d.keys()] : Object.keys(d);
+      for (const k of keys) { const v = d instanceof Map ? d.get(k) : d[k]; rec[k] = v ? v.length : 0; }
+      out.push(rec);
+    }
+  }
+  return out;
+}"""
+
+
+def have_chromium() -> bool:
+    return Path(CHROMIUM).exists()
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """``panel serve app.py`` in its own process group, on a free localhost port.
+
+    Parameters
+    ----------
+    runs : path
+        The run store (``--args --runs``).
+    warm : bool
+        Pass ``--warm`` (import and build once at start-up).
+    extra : list of str
+        More arguments after ``--args``.
+    """
+
+    def __init__(self, runs, *, warm: bool = False, extra=(), log=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/app"
+        panel = Path(sys.executable).with_name("panel")
+        cmd = [str(panel), "serve", str(ROOT / "app.py"), "--address", "127.0.0.1", "--port", str(self.port),
+               "--allow-websocket-origin", f"127.0.0.1:{self.port}", *(["--warm"] if warm else []),
+               "--args", "--runs", str(runs), *extra]
+        env = {**os.environ, "BOKEH_IN_DOCKER": "1", "PYTHONPATH": str(ROOT)}
+        self.log = open(log or os.devnull, "w")
+        self.t_start = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def wait_ready(self, timeout: float = 180.0) -> float:
+        """Wait until the server answers on its port (not the page: no session is made); seconds taken."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"panel serve exited with status {self.proc.returncode}")
+            try:
+                with contextlib.closing(socket.create_connection(("127.0.0.1", self.port), timeout=1)):
+                    return time.perf_counter() - self.t_start
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(f"panel serve did not listen on port {self.port} within {timeout:.0f} s")
+
+    def get(self, timeout: float = 180.0) -> bytes:
+        with urllib.request.urlopen(self.url, timeout=timeout) as r:
+            return r.read()
+
+    def listening_addresses(self) -> set[str]:
+        """Local addresses of the sockets listening on the server's port (from /proc/net/tcp*)."""
+        out = set()
+        for table, fam in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 6)):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                addr, port = local.split(":")
+                if state != "0A" or int(port, 16) != self.port:   # 0A = LISTEN
+                    continue
+                if fam == 4:
+                    out.add(socket.inet_ntop(socket.AF_INET, bytes.fromhex(addr)[::-1]))
+                else:
+                    raw = bytes.fromhex(addr)
+                    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                    out.add(socket.inet_ntop(socket.AF_INET6, raw))
+        return out
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def launch_browser(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+
+def pane_text(page, css: str, timeout: float = 30_000) -> str:
+    """Text of the Panel markup pane with CSS class ``css``."""
+    return page.locator(f".{css}").first.evaluate(PANE_TEXT_JS, timeout=timeout)
+
+
+def sources(page) -> list[dict]:
+    return page.evaluate(SOURCES_JS)
+
+
+def column_length(page, column: str, others=()) -> list[int]:
+    """Lengths of every source holding ``column`` (and each of ``others``)."""
+    return [rec[column] for rec in sources(page) if column in rec and all(o in rec for o in others)]
+
+
+def open_tab(page, title: str) -> None:
+    page.locator(".collop-tabs").get_by_text(title, exact=True).first.click()
+
+
+def load_app(page, url: str, timeout: float = 120_000) -> float:
+    """Open the app and wait for the dataset chooser; seconds taken."""
+    t0 = time.perf_counter()
+    page.goto(url, timeout=timeout)
+    page.wait_for_selector(".collop-dataset-select select", timeout=timeout)
+    return time.perf_counter() - t0
+
+
+def short_curriculum(page, epochs: int) -> None:
+    """Cut the FP tab's curriculum table to one stage of ``epochs`` epochs, as a user would."""
+    rows = page.locator(".collop-curriculum .tabulator-row")
+    rows.first.wait_for(timeout=60_000)
+    while rows.count() > 1:
+        n = rows.count()
+        page.locator(".collop-curriculum-remove button").click()
+        deadline = time.time() + 20
+        while rows.count() == n and time.time() < deadline:
+            time.sleep(0.1)
+    cell = rows.first.locator('[tabulator-field="epochs"]')
+    cell.click()
+    box = cell.locator("input")
+    box.fill(str(epochs))
+    box.press("Enter")
+    deadline = time.time() + 20
+    while cell.inner_text().strip() != str(epochs) and time.time() < deadline:
+        time.sleep(0.1)

@@ -1,0 +1,157 @@
+"""The real app in a real browser: ``panel serve app.py`` driven by Playwright + Debian's chromium.
+
+One server (with its own run store) serves every test of this module. The
+tests follow what a physicist does: open the page, choose a dataset, start a
+short training, watch the loss and coefficient plots fill while it runs,
+export a figure, and see the same runs from a second browser tab.
+
+Chromium comes from Debian (``make test`` installs it when run as root);
+without it these tests are skipped with that reason.
+"""
+from __future__ import annotations
+
+import struct
+import time
+
+import pytest
+
+from appdriver import (AppServer, column_length, have_chromium, launch_browser, load_app, open_tab, pane_text,
+                      short_curriculum)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900),
+              pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed "
+                                 "(apt-get install chromium chromium-driver)")]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+EPOCHS = 60   # one stage; a snapshot (live coefficients) is written every 25 epochs
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    srv = AppServer(runs, log=tmp_path_factory.mktemp("log") / "server.log")
+    try:
+        srv.wait_ready()
+        srv.get()          # the first session pays the imports
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = launch_browser(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1300}, accept_downloads=True)
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def _wait(cond, timeout, what, poll=0.25):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _run_id(page, before: str = "") -> str:
+    """The id of the run the FP tab follows, once it differs from ``before``."""
+    def current():
+        text = pane_text(page, "collop-progress-text")
+        rid = text.split("·")[0].strip().strip("*") if "·" in text else ""
+        return rid if rid and rid != before else ""
+    return _wait(current, 60, "the started run to be followed")
+
+
+def test_page_loads_and_listens_on_localhost_only(server, page):
+    load_app(page, server.url)
+    options = page.locator(".collop-dataset-select select option").all_inner_texts()
+    assert "data/langevin.nc" in options
+    assert "121 frames" in pane_text(page, "collop-dataset-info")
+    assert server.listening_addresses() == {"127.0.0.1"}
+
+
+def test_training_streams_live_then_exports_png(server, page):
+    load_app(page, server.url)
+    page.locator(".collop-dataset-select select").select_option(label="data/langevin.nc")
+    open_tab(page, "Fokker–Planck")
+    short_curriculum(page, EPOCHS)
+    # before the start: the live loss and coefficient sources are empty
+    assert max(column_length(page, "loss", ["epoch"]), default=0) == 0
+    filled_before = sum(n > 0 for n in column_length(page, "A_par", ["speed"]))
+
+    page.locator(".collop-start button").click()
+    run_id = _run_id(page)
+    assert run_id.startswith("ps-tensor-")
+
+    # while it runs, the loss curve and (after the first snapshot) the coefficient curves receive data
+    seen = {"loss_running": 0, "coef_running": False}
+
+    def live():
+        status = pane_text(page, "collop-progress-text")
+        n_loss = max(column_length(page, "loss", ["epoch"]), default=0)
+        if "running" in status:
+            seen["loss_running"] = max(seen["loss_running"], n_loss)
+            if sum(n > 0 for n in column_length(page, "A_par", ["speed"])) > filled_before:
+                seen["coef_running"] = True
+        return seen["coef_running"] and seen["loss_running"] > 0 or "finished" in status
+
+    _wait(live, 300, "live loss and coefficient data")
+    assert seen["loss_running"] > 0, "the loss plot got no data while the run was running"
+    assert seen["coef_running"], "the coefficient plots got no data while the run was running"
+
+    # it finishes: every epoch reached the loss plot, and the status says so
+    _wait(lambda: "finished" in pane_text(page, "collop-progress-text"), 300, "the run to finish")
+    _wait(lambda: max(column_length(page, "loss", ["epoch"]), default=0) == EPOCHS, 30, f"{EPOCHS} loss points")
+
+    # export the loss figure as PNG: a real image
+    with page.expect_download(timeout=120_000) as dl:
+        page.locator(".collop-export-loss-plot-png").first.click()
+    data = open(dl.value.path(), "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 200 and height > 100
+    assert dl.value.suggested_filename.endswith(".png")
+
+
+def test_second_tab_sees_the_same_runs(server, browser):
+    ctx_a = browser.new_context(viewport={"width": 1600, "height": 1300})
+    ctx_b = browser.new_context(viewport={"width": 1600, "height": 1300})
+    try:
+        a, b = ctx_a.new_page(), ctx_b.new_page()
+        load_app(a, server.url)
+        load_app(b, server.url)
+        open_tab(b, "Runs")
+        table_b = b.locator(".collop-runs-table")
+        table_b.wait_for(timeout=60_000)
+
+        open_tab(a, "Fokker–Planck")
+        short_curriculum(a, 30)
+        a.locator(".collop-start button").click()
+        run_id = _run_id(a)
+        # the run started in tab A appears in tab B's run list without a reload
+        _wait(lambda: table_b.get_by_text(run_id).count() > 0, 60, f"run {run_id} in the second tab")
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
+def test_bad_upload_shows_one_line_message(server, page, tmp_path):
+    load_app(page, server.url)
+    bad = tmp_path / "broken.nc"
+    bad.write_bytes(b"this is not a netCDF file\n" * 10)
+    page.locator(".collop-upload input[type=file]").set_input_files(str(bad))
+    text = _wait(lambda: pane_text(page, "collop-dataset-error").strip(), 60, "the upload's error message")
+    assert "broken.nc" in text
+    assert "\n" not in text.strip() and "Traceback" not in text
