@@ -49,7 +49,7 @@ class App(pn.viewable.Viewer):
         query = pn.state.session_args.get("dataset") if pn.state.curdoc is not None else None
         if query:
             dataset = query[0].decode(errors="replace")
-        self.dataset_select = pn.widgets.Select(name="Dataset", options=s.dataset_options,
+        self.dataset_select = pn.widgets.Select(label="Dataset", options=s.dataset_options,
                                                 css_classes=["collop-dataset-select"], sizing_mode="stretch_width")
         self.upload = pn.widgets.FileInput(accept=".nc,.h5,.hdf5,.nc4", css_classes=["collop-upload"],
                                            sizing_mode="stretch_width", multiple=False)

@@ -43,15 +43,15 @@ class DataTab(Tab):
         pops = [str(p) for p in ds["population"].values]
         nt = ds.sizes["time"]
         with param.parameterized.discard_events(self):
-            self.populations = pops[:3]
+            self.populations = pops[:2]
             self.frame = 0
             self.radial_population = pops[0]
             self.radial_frames = _default_frames(nt)
         self.param.frame.bounds = (0, nt - 1)
-        pop_w = pn.widgets.MultiChoice.from_param(self.param.populations, options=pops, name="Populations",
+        pop_w = pn.widgets.MultiChoice.from_param(self.param.populations, options=pops, label="Populations",
                                                   css_classes=["collop-data-pops"], sizing_mode="stretch_width")
         player = pn.widgets.Player.from_param(self.param.frame, start=0, end=nt - 1, interval=250,
-                                              loop_policy="once", name="Frame", css_classes=["collop-data-time"],
+                                              loop_policy="once", label="Frame", css_classes=["collop-data-time"],
                                               width=420)
         times = ds["time"].values
         tlabel = pn.bind(lambda i: f"t = {times[int(i)]:g} {ds.attrs.get('time_units', '')}", self.param.frame)
@@ -63,10 +63,10 @@ class DataTab(Tab):
         f_card = figure_card(pn.bind(images, self.param.populations),
                              lambda: plots.f_images(ds, self.populations, self.frame), "f-plot",
                              "f(vx, vy)")
-        rad_pop = pn.widgets.Select.from_param(self.param.radial_population, options=pops, name="Population",
+        rad_pop = pn.widgets.Select.from_param(self.param.radial_population, options=pops, label="Population",
                                                css_classes=["collop-radial-pop"])
         rad_frames = pn.widgets.MultiChoice.from_param(
-            self.param.radial_frames, options={f"t = {times[i]:g}": i for i in range(nt)}, name="Frames",
+            self.param.radial_frames, options={f"t = {times[i]:g}": i for i in range(nt)}, label="Frames",
             css_classes=["collop-radial-times"], sizing_mode="stretch_width")
         radial = hv.DynamicMap(pn.bind(plots.radial_curves, ds, self.param.radial_population,
                                        self.param.radial_frames))

@@ -60,19 +60,19 @@ class FPTab(Tab):
         super().__init__(**params)
         s = self.state
         # -- inputs
-        self.train = pn.widgets.MultiChoice(name="Training populations", css_classes=["collop-train-pops"],
+        self.train = pn.widgets.MultiChoice(label="Training populations", css_classes=["collop-train-pops"],
                                             sizing_mode="stretch_width")
-        self.test = pn.widgets.MultiChoice(name="Test populations", css_classes=["collop-test-pops"],
+        self.test = pn.widgets.MultiChoice(label="Test populations", css_classes=["collop-test-pops"],
                                            sizing_mode="stretch_width")
-        self.method = pn.widgets.Select(name="Method", options=list(METHODS), value="PS-Tensor",
+        self.method = pn.widgets.Select(label="Method", options=list(METHODS), value="PS-Tensor",
                                         css_classes=["collop-method"])
-        self.symmetry = pn.widgets.Select(name="Symmetry", options=["isotropic", "full"],
+        self.symmetry = pn.widgets.Select(label="Symmetry", options=["isotropic", "full"],
                                           css_classes=["collop-symmetry"])
-        self.nt = pn.widgets.IntInput(name="N_t (0: one per frame)", value=0, start=0, css_classes=["collop-nt"],
+        self.nt = pn.widgets.IntInput(label="N_t (0: one per frame)", value=0, start=0, css_classes=["collop-nt"],
                                      width=170)
-        self.reg = pn.widgets.FloatInput(name="λ_reg", value=0.0, start=0.0, step=1e-3, css_classes=["collop-reg"])
-        self.seed = pn.widgets.IntInput(name="Seed", value=0, css_classes=["collop-seed"], width=170)
-        self.ndump = pn.widgets.IntInput(name="N_dump (frames per interval)", value=1, start=1,
+        self.reg = pn.widgets.FloatInput(label="λ_reg", value=0.0, start=0.0, step=1e-3, css_classes=["collop-reg"])
+        self.seed = pn.widgets.IntInput(label="Seed", value=0, css_classes=["collop-seed"], width=170)
+        self.ndump = pn.widgets.IntInput(label="N_dump (frames per interval)", value=1, start=1,
                                          css_classes=["collop-ndump"], visible=False)
         self.curriculum = pn.widgets.Tabulator(curriculum_frame("ps-tensor"), show_index=False,
                                                css_classes=["collop-curriculum"], sizing_mode="stretch_width",
@@ -80,11 +80,11 @@ class FPTab(Tab):
                                                         "lr": {"type": "number", "min": 0, "step": 1e-4},
                                                         "epochs": {"type": "number", "min": 0, "step": 1}},
                                                height=200)
-        self.add_stage = pn.widgets.Button(name="+ stage", css_classes=["collop-curriculum-add"], width=80)
-        self.del_stage = pn.widgets.Button(name="− stage", css_classes=["collop-curriculum-remove"], width=80)
-        self.reset = pn.widgets.Button(name="Table 2", css_classes=["collop-curriculum-reset"], width=80)
-        self.start = pn.widgets.Button(name="Start", button_type="primary", css_classes=["collop-start"])
-        self.stop = pn.widgets.Button(name="Stop", button_type="warning", css_classes=["collop-stop"],
+        self.add_stage = pn.widgets.Button(label="+ stage", css_classes=["collop-curriculum-add"], width=80)
+        self.del_stage = pn.widgets.Button(label="− stage", css_classes=["collop-curriculum-remove"], width=80)
+        self.reset = pn.widgets.Button(label="Table 2", css_classes=["collop-curriculum-reset"], width=80)
+        self.start = pn.widgets.Button(label="Start", color="primary", css_classes=["collop-start"])
+        self.stop = pn.widgets.Button(label="Stop", color="warning", css_classes=["collop-stop"],
                                       disabled=True)
         self.message = alert(name="fp-message")
         self.add_stage.on_click(self._add_stage)
@@ -108,7 +108,7 @@ class FPTab(Tab):
         coef_maps = {n: hv.DynamicMap(partial(self._coef, n), streams=[self.operator,
                                                                        Params(self, ["coef_times"])])
                      for n in plots.COEFFICIENTS}
-        self.times_w = pn.widgets.MultiChoice.from_param(self.param.coef_times, name="Times of the curves",
+        self.times_w = pn.widgets.MultiChoice.from_param(self.param.coef_times, label="Times of the curves",
                                                          css_classes=["collop-coef-times"],
                                                          sizing_mode="stretch_width")
         # -- finished runs
@@ -120,7 +120,7 @@ class FPTab(Tab):
                     for n in plots.COEFFICIENTS}
         table_map = hv.DynamicMap(lambda data: plots.summary_table(plots.summary_frame(data or [])),
                                   streams=[self.summary])
-        self.compare_w = pn.widgets.FloatSlider.from_param(self.param.compare_time, name="Time",
+        self.compare_w = pn.widgets.FloatSlider.from_param(self.param.compare_time, label="Time",
                                                            css_classes=["collop-compare-time"],
                                                            sizing_mode="stretch_width")
 

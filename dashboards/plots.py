@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import holoviews as hv
 import xarray as xr
+from bokeh.palettes import RdBu, Viridis256, interp_palette
 
 __all__ = ["COEFFICIENTS", "radial_profile", "f_image", "f_images", "radial_curves", "isotropic_view",
            "coefficient_curves", "coefficient_compare", "loss_curve", "normalised_difference",
@@ -24,6 +25,9 @@ COEFFICIENTS = {"A_par": "A∥(v)", "D_par": "D∥(v)", "D_perp": "D⊥(v)"}
 EMPTY_LOSS = pd.DataFrame({"epoch": np.zeros(0, int), "loss": np.zeros(0), "stage": np.zeros(0, int)})
 
 _WIDE = dict(responsive=True, min_height=280)
+# colour maps as explicit palettes: no name lookups per figure (cheaper first render), same in every backend
+SEQUENTIAL = list(Viridis256)
+DIVERGING = list(interp_palette(RdBu[11], 255))[::-1]     # blue (negative) -> white -> red (positive)
 
 
 def _units(ds, name="velocity_units") -> str:
@@ -91,7 +95,7 @@ def f_image(ds: xr.Dataset, population: str, time_index: int) -> hv.Image:
     t = float(da["time"])
     img = hv.Image(da.transpose("vy", "vx").values[::-1], bounds=_bounds(da), kdims=["vx", "vy"],
                    vdims=["f"], label=f"{population}, t = {t:g}{_units(ds, 'time_units')}")
-    return img.opts(cmap="viridis", colorbar=True, tools=["hover"], frame_width=220, frame_height=220,
+    return img.opts(cmap=SEQUENTIAL, colorbar=True, tools=["hover"], frame_width=220, frame_height=220,
                     xlabel=f"vx{_units(ds)}", ylabel=f"vy{_units(ds)}")
 
 
@@ -225,9 +229,9 @@ def rollout_panels(f: xr.DataArray, f_hat: xr.DataArray, time_index: int, *, tit
                         bounds=_bounds(f), kdims=["vx", "vy"], vdims=[vdim], label=label)
 
     return [
-        img(a, "f", f"data, t = {t:g}").opts(cmap="viridis", clim=(0, top), **common),
-        img(b, "f", f"rollout{(' — ' + title) if title else ''}").opts(cmap="viridis", clim=(0, top), **common),
-        img(d, "difference", "(rollout − data) / max f(t)").opts(cmap="RdBu_r", clim=(-lim, lim), **common),
+        img(a, "f", f"data, t = {t:g}").opts(cmap=SEQUENTIAL, clim=(0, top), **common),
+        img(b, "f", f"rollout{(' — ' + title) if title else ''}").opts(cmap=SEQUENTIAL, clim=(0, top), **common),
+        img(d, "difference", "(rollout − data) / max f(t)").opts(cmap=DIVERGING, clim=(-lim, lim), **common),
     ]
 
 

@@ -50,9 +50,9 @@ class RolloutTab(Tab):
     def __init__(self, **params):
         super().__init__(**params)
         self._shown = False
-        self.run = pn.widgets.Select(name="Operator", css_classes=["collop-rollout-run"], width=360)
-        self.population = pn.widgets.Select(name="Test population", css_classes=["collop-rollout-pop"], width=240)
-        self.time = pn.widgets.Player.from_param(self.param.frame, name="Frame", interval=250, loop_policy="once",
+        self.run = pn.widgets.Select(label="Operator", css_classes=["collop-rollout-run"], width=360)
+        self.population = pn.widgets.Select(label="Test population", css_classes=["collop-rollout-pop"], width=240)
+        self.time = pn.widgets.Player.from_param(self.param.frame, label="Frame", interval=250, loop_policy="once",
                                                  css_classes=["collop-rollout-time"], width=420)
         self.message = alert(name="rollout-message")
         self.score = pn.pane.Markdown("", css_classes=["collop-rollout-score"])

@@ -60,11 +60,11 @@ class RunsTab(Tab):
         self.table = pn.widgets.Tabulator(runs_frame([]), show_index=False, disabled=True, selectable=1,
                                           css_classes=["collop-runs-table"], sizing_mode="stretch_width",
                                           height=420, pagination=None)
-        self.open = pn.widgets.Button(name="Open", button_type="primary", css_classes=["collop-run-open"])
-        self.stop = pn.widgets.Button(name="Stop", button_type="warning", css_classes=["collop-run-stop"])
+        self.open = pn.widgets.Button(label="Open", color="primary", css_classes=["collop-run-open"])
+        self.stop = pn.widgets.Button(label="Stop", color="warning", css_classes=["collop-run-stop"])
         self.new_name = pn.widgets.TextInput(placeholder="new name", css_classes=["collop-run-name"], width=220)
-        self.rename = pn.widgets.Button(name="Rename", css_classes=["collop-run-rename"])
-        self.delete = pn.widgets.Button(name="Delete", button_type="danger", css_classes=["collop-run-delete"])
+        self.rename = pn.widgets.Button(label="Rename", css_classes=["collop-run-rename"])
+        self.delete = pn.widgets.Button(label="Delete", color="danger", css_classes=["collop-run-delete"])
         self.message = alert(name="runs-message")
         self.open.on_click(self._open)
         self.stop.on_click(self._stop)

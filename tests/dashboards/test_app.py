@@ -1,0 +1,130 @@
+"""The app frame and its tabs, without a browser: construction, bad input, runs from disk."""
+import json
+
+import pytest
+
+from collop.cli import main as cli_main
+from dashboards import App, TABS
+from dashboards.config import SHIPPED_DATA, Config
+
+
+@pytest.fixture
+def app(config):
+    a = App(config=config, warm=False)
+    yield a
+    a.state.manager.close(stop_jobs=True)
+
+
+def _render(viewable):
+    import panel as pn
+
+    return pn.panel(viewable).get_root()
+
+
+def test_tabs_construct_on_the_default_dataset(app):
+    s = app.state
+    assert s.dataset_name == "data:langevin.nc" and s.error == ""
+    assert s.particles_path.name == "langevin_particles.nc" and s.truth_path.name == "langevin_truth.nc"
+    labels = set(s.dataset_options)
+    assert "data/langevin.nc" in labels and "data/langevin_truth.nc" not in labels   # partners are not datasets
+    assert [type(t) for t in app.tabs] == TABS
+    fp = app.tabs[1]
+    assert fp.method.options == ["PS-Tensor", "PS-NN", "Tracks"]
+    assert list(fp.curriculum.value["epochs"]) == [1000, 200, 200, 500]      # Table 2, PS-Tensor
+    fp.method.value = "PS-NN"
+    assert list(fp.curriculum.value["lr"]) == [1e-3, 1e-4, 1e-4, 1e-4, 1e-4]
+    for t in app.tabs:
+        _render(t)
+    app.tick()
+
+
+def test_each_dataset_renders(config, tiny_file):
+    a = App(config=config, dataset="data2:tiny.nc", warm=False)
+    s = a.state
+    assert s.error == "" and s.particles_path is None and s.truth_path is None
+    assert a.tabs[1].method.options == ["PS-Tensor", "PS-NN"]                  # no particles: no Tracks
+    for t in a.tabs:
+        _render(t)
+    a.tabs[2].show()
+
+
+def test_bad_dataset_shows_one_line(app, roots):
+    (roots["data"] / "broken.nc").write_bytes(b"this is not netCDF")
+    app.state.refresh_datasets()
+    app.dataset_select.options = app.state.dataset_options
+    app.dataset_select.value = "data2:broken.nc"
+    msg = app.error.object
+    assert app.error.visible and "broken.nc" in msg and "\n" not in msg and "Traceback" not in msg
+    assert app.state.dataset is None
+    for t in app.tabs:
+        _render(t)
+    app.tick()
+    app.dataset_select.value = "data:langevin.nc"                            # a good one clears it
+    assert not app.error.visible and app.state.dataset is not None
+    # a name from the page that leaves the roots is refused the same way
+    assert not app.state.select("data:../README.md") and "not accepted" in app.state.error
+    assert not app.state.select("data:langevin_truth.nc") and "\n" not in app.state.error
+
+
+def test_upload_valid_and_invalid(app, tiny_file, roots):
+    app.upload.filename = "../../evil name.nc"
+    app.upload.value = b"garbage"
+    assert app.error.visible and "evil_name.nc" in app.error.object and "\n" not in app.error.object
+    assert list(roots["uploads"].iterdir()) == []                 # nothing half-written or invalid kept
+    app.upload.filename = "good.nc"
+    app.upload.value = tiny_file.read_bytes()
+    assert app.state.dataset_name == "uploads:good.nc" and not app.error.visible
+    assert (roots["uploads"] / "good.nc").exists() and app.dataset_select.value == "uploads:good.nc"
+
+
+def test_runs_from_disk_fill_the_tabs(app, config, tiny_file, fp_data, roots, capsys):
+    # a run made by the command line, as a terminal user would
+    out = roots["runs"] / "cli-run"
+    assert cli_main(["-q", "train", "fp", str(tiny_file), "--train", ",".join(fp_data.names[:2]),
+                     "--test", ",".join(fp_data.names[2:]), "--model", "tensor", "--curriculum", "1:1e-2:30",
+                     "--out", str(out)]) == 0
+    app.dataset_select.value = "data2:tiny.nc"
+    app.tick()
+    runs_tab, fp, rollout = app.tabs[3], app.tabs[1], app.tabs[2]
+    assert list(runs_tab.table.value["id"]) == ["cli-run"]
+    assert runs_tab.table.value["status"][0] == "finished" and runs_tab.table.value["progress"][0] == "30/30"
+    # finished runs on this dataset: Table-1 summary and overlaid coefficients
+    assert list(fp.summary.data[0]["metrics"]["per_population"]) == fp_data.names[2:]
+    assert list(fp.compare.data) == ["ps-tensor · cli-run"]
+    # open it: the FP tab follows it, its loss curve and coefficients come from the run folder
+    runs_tab.table.selection = [0]
+    runs_tab._open()
+    assert app.state.current_run == "cli-run" and app.tab_view.active == 1
+    app.tick()
+    assert len(fp.loss.data) == 30 and fp.operator.data is not None
+    assert "30/30" in fp.progress_text.object and fp.progress.value == 30
+    # rollout of the run on a test population
+    rollout.show()
+    assert rollout.run.value.endswith("cli-run/operator.nc")
+    assert rollout.population.value == fp_data.names[2] and rollout.pipe.data is not None
+    assert "Rollout MAE" in rollout.score.object
+    # rename, then delete
+    runs_tab.new_name.value = "renamed"
+    runs_tab._rename()
+    assert app.state.current_run == "renamed" and list(runs_tab.table.value["id"]) == ["renamed"]
+    runs_tab.table.selection = [0]
+    runs_tab._delete()
+    assert runs_tab.table.value.empty and app.state.current_run == "" and not (roots["runs"] / "renamed").exists()
+
+
+def test_start_refuses_bad_curriculum(app):
+    fp = app.tabs[1]
+    df = fp.curriculum.value.copy()
+    df.loc[0, "N_u"] = 0
+    fp.curriculum.value = df
+    fp._start()
+    assert fp.message.visible and "stage 1" in fp.message.object and app.state.current_run == ""
+    fp.train.value = []
+    fp._start()
+    assert "training population" in fp.message.object
+
+
+def test_app_py_only_assembles():
+    src = (SHIPPED_DATA.parent / "app.py").read_text()
+    code = [ln for ln in src.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", '"', "import", "from"))]
+    assert code == ['pn.extension("tabulator")', "App().servable()"] or len(code) <= 3
