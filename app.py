@@ -6,6 +6,6 @@ import panel as pn
 
 from dashboards import App
 
-pn.extension("tabulator", notifications=False, sizing_mode="stretch_width")
+pn.extension("tabulator")
 
 App().servable()
