@@ -82,3 +82,17 @@ def test_train_stop_finish_and_failures(manager, tiny_file, fp_data, roots):
 
     by_id = {r["id"]: r["status"] for r in list_all(runs)}
     assert by_id == {rid: "stopped", bad: "failed", short: "finished"}
+
+
+@pytest.mark.slow
+def test_tracks_job_records_a_finished_run(manager, roots):
+    """The Tracks method through the job manager on the shipped particles (~10 s of work)."""
+    from dashboards.config import SHIPPED_DATA
+
+    rid = manager.start_tracks(SHIPPED_DATA / "langevin_particles.nc", SHIPPED_DATA / "langevin.nc",
+                               test=["ring_1.0"], ndump=1)
+    assert manager.wait(rid, 300) == 0
+    info = json.loads((roots["runs"] / rid / "run.json").read_text())
+    assert info["status"] == "finished" and info["method"] == "tracks" and info["kind"] == "tracks"
+    assert info["metrics"]["rollout_mae"] > 0 and (roots["runs"] / rid / "operator.nc").exists()
+    assert _events(roots["runs"] / rid / "events.jsonl")[-1]["event"] == "done"
