@@ -10,7 +10,9 @@ Commands
 ``collop evaluate --operator OP.nc --data DATA.nc [--populations C,D] [--out FILE]``
     Rollout error of any operator file on any phase-space file (JSON).
 ``collop tracks PARTICLES.nc --ndump N --out DIR``
-    The Tracks estimate of the operator from particle tracks.
+    The Tracks estimate of the operator from particle tracks; writes
+    ``DIR/operator.nc`` (and ``DIR/metrics.json`` with ``--data``) and the run
+    folder files, so the app lists the run.
 ``collop generate langevin --out FILE.nc``
     Particles evolved by a known Fokker-Planck operator.
 ``collop generate pic --preset sim1|sim2|sim3 --out FILE.nc [--seed S] [overrides]``
@@ -535,6 +537,7 @@ def cmd_tracks(args) -> int:
     from .data import select_populations
     from .io import atomic_write_text, open_dataset, write_dataset
     from .metrics import evaluate
+    from .runs import RunFolder
     from .tracks import estimate
 
     if args.grid_from and (args.vmax is not None or args.n_bins is not None):
@@ -559,15 +562,29 @@ def cmd_tracks(args) -> int:
             _check_units(data, args.data, parts, args.particles)
             _grid_of(data, args.data)
         out = _OutDir(args.out)
-
+        run = RunFolder(out.path)
+        if out.existed and run.exists():
+            raise UsageError(f"--out {args.out}: already holds a run (run.json); choose another folder")
+        params = {"particles": os.path.abspath(args.particles), "ndump": args.ndump, "overlap": bool(args.overlap),
+                  "symmetry": args.symmetry, "data": os.path.abspath(args.data) if args.data else None,
+                  "test": names, "n_bins": args.n_bins, "vmax": args.vmax, "grid_from": args.grid_from}
+        # the run folder exists from here on (so the app lists it live); failures are recorded in it
+        out.make()
+        run.create("tracks", params, params["data"] or params["particles"], method="tracks")
+        run.append_event({"event": "stage", "stage": 0, "n_stages": 1, "n_unroll": 0, "lr": 0.0, "epochs": 0})
         t0 = time.perf_counter()
-        op = estimate(parts, ndump=args.ndump, overlap=args.overlap, symmetry=args.symmetry, grid=grid,
-                      n_bins=args.n_bins or 51, vmax=args.vmax, progress=not args.quiet)
+        try:
+            op = estimate(parts, ndump=args.ndump, overlap=args.overlap, symmetry=args.symmetry, grid=grid,
+                          n_bins=args.n_bins or 51, vmax=args.vmax, progress=not args.quiet)
+        except BaseException as exc:
+            _record_failure(run, _one_line(exc) if isinstance(exc, CollopError)
+                            else _one_line(f"{type(exc).__name__}: {exc}"))
+            raise
         seconds = time.perf_counter() - t0
     finally:
         parts.close()
     op.attrs["particles"] = str(args.particles)
-    out.make()
+    metrics = None
     try:
         op_path = out.path / "operator.nc"
         write_dataset(op, op_path)
@@ -581,8 +598,15 @@ def cmd_tracks(args) -> int:
             atomic_write_text(out.path / "metrics.json", _metrics_text(metrics) + "\n")
             if not args.quiet:
                 print(f"tracks: rollout_mae {metrics['rollout_mae']:.4g} on {len(names)} population(s)")
-    except BaseException:
-        out.discard()
+        run.set_status("finished", metrics=metrics)
+        run.append_event({"event": "done", "status": "finished", "message": "", "seconds": round(seconds, 4),
+                          "rollout_mae": (metrics or {}).get("rollout_mae")})
+    except KeyboardInterrupt:
+        _record_failure(run, "interrupted before the operator could be saved")
+        raise
+    except BaseException as exc:
+        _record_failure(run, _one_line(exc) if isinstance(exc, CollopError)
+                        else _one_line(f"{type(exc).__name__}: {exc}"))
         raise
     if not args.quiet:
         print(f"tracks: {seconds:.1f} s -> {op_path}")

@@ -76,9 +76,6 @@ def run_job(job: dict) -> int:
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     sys.stdout = open(1, "w", buffering=1, closefd=False)
 
-    if job["kind"] == "tracks":
-        run.create("tracks", job.get("params", {}), job.get("dataset", ""), method="tracks")
-        run.append_event({"event": "stage", "stage": 0, "n_stages": 1, "n_unroll": 0, "lr": 0.0, "epochs": 0})
     t0 = time.perf_counter()
     try:
         rc = int(cli_main(list(job["argv"])))
@@ -105,25 +102,11 @@ def _finish(run, job: dict, rc: int, log: Path, seconds: float) -> None:
         run.append_event({"event": "done", "status": info["status"], "message": info.get("error", "")})
         return
     info = run.read()
-    if job["kind"] == "tracks" and info.get("status") == "running":
-        if rc == 0:
-            try:
-                metrics = json.loads((run.path / "metrics.json").read_text())
-            except (OSError, ValueError):
-                metrics = None
-            run.set_status("finished", metrics=metrics)
-            run.append_event({"event": "done", "status": "finished", "message": "",
-                              "seconds": round(seconds, 3),
-                              "rollout_mae": (metrics or {}).get("rollout_mae")})
-        else:
-            status = "stopped" if rc == 130 else "failed"
-            msg = "" if rc == 130 else (_last_error(log) or f"exit status {rc}")
-            run.set_status(status, error=msg or None)
-            run.append_event({"event": "done", "status": status, "message": msg})
-    elif info.get("status") == "running":  # the command died without saying so
-        msg = _last_error(log) or f"exit status {rc}"
-        run.set_status("stopped" if rc == 130 else "failed", error=None if rc == 130 else msg)
-        run.append_event({"event": "done", "status": "failed", "message": msg})
+    if info.get("status") == "running":  # the command died without saying so
+        status = "stopped" if rc == 130 else "failed"
+        msg = "" if rc == 130 else (_last_error(log) or f"exit status {rc}")
+        run.set_status(status, error=msg or None)
+        run.append_event({"event": "done", "status": status, "message": msg})
 
 
 def main() -> int:

@@ -19,7 +19,7 @@ from collop.datasets import isotropic_operator_dataset, phasespace_dataset
 from collop.grid import VelocityGrid
 from collop.io import open_dataset, write_dataset
 from collop.metrics import rollout
-from collop.runs import RunFolder
+from collop.runs import RunFolder, list_runs
 from collop.sim.langevin import default_truth, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -410,6 +410,15 @@ def test_tracks_writes_operator(particles, work, capsys):
     assert op.attrs["method"] == "tracks" and op.attrs["ndump"] == 2
     assert op.attrs["operator"] == "fokker_planck_isotropic"
     assert not (out / "metrics.json").exists()
+    # a run folder like train fp's, so the app lists CLI Tracks runs too
+    info = RunFolder(out).read()
+    assert info["kind"] == "tracks" and info["method"] == "tracks" and info["status"] == "finished"
+    assert info["params"]["ndump"] == 2
+    assert [e["event"] for e in RunFolder(out).events()] == ["stage", "done"]
+    assert [r["id"] for r in list_runs(work) if r["id"] == "tracks_iso"] == ["tracks_iso"]
+    code, _, err = run_cli(capsys, "-q", "tracks", particles, "--ndump", "2", "--out", out)
+    assert code == 2
+    _assert_one_line_error(err, str(out), "already holds a run")
 
 
 def test_tracks_bad_inputs(particles, data, work, tmp_path, capsys):
