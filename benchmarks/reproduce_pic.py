@@ -84,34 +84,40 @@ def _jobs(data: Path, particles: Path, ndumps, runs: Path, quick: bool, smooth: 
     return jobs
 
 
-def run_dataset(data: Path, ndumps, runs: Path, workers: int, quick: bool, smooth: float,
-                seed: int, force: bool) -> dict:
-    """Run (or reuse) every command for ``data``; return the summary dict."""
+def plan(data: Path, ndumps, runs: Path, quick: bool, smooth: float, seed: int, particles: Path | None = None):
+    """The commands for one dataset: (jobs, particles file, N_dump values used)."""
     ds = open_dataset(data, "phasespace", load=False)
     pfile = ds.attrs.get("particles_file") or f"{data.stem}_particles.nc"
-    particles = (data.parent / pfile).resolve()
     n_frames = ds.sizes["time"]
     ds.close()
+    particles = Path(particles) if particles else (data.parent / pfile).resolve()
     if not particles.exists():
         raise SystemExit(f"{data}: no particles file {particles} for Tracks")
     ndumps = [n for n in ndumps if n < n_frames]
     runs.mkdir(parents=True, exist_ok=True)
-    jobs = _jobs(data, particles, ndumps, runs, quick, smooth, seed)
+    return _jobs(data, particles, ndumps, runs, quick, smooth, seed), particles
+
+
+def execute(jobs, workers: int, force: bool) -> None:
+    """Run the commands whose metrics are missing (or all with ``force``), ``workers`` at a time."""
     todo = [j for j in jobs if force or _metrics(j[2]) is None]
-    print(f"{data.name}: {len(jobs)} commands, {len(todo)} to run ({workers} at a time)", flush=True)
+    print(f"{len(jobs)} commands, {len(todo)} to run ({workers} at a time)", flush=True)
 
     def work(job):
         name, args, run = job
         if run.exists():
             subprocess.call(["rm", "-rf", str(run)])
-        rc, sec = _collop(args, runs / f"{name}.log")
-        print(f"  {name}: exit {rc}, {sec:.0f} s", flush=True)
-        return name, rc, sec
+        rc, sec = _collop(args, run.parent / f"{name}.log")
+        print(f"  {run.parent.name}/{name}: exit {rc}, {sec:.0f} s", flush=True)
 
-    # the two trainings first: they are the long poles
+    # trainings first: they are the long poles
+    todo.sort(key=lambda j: not j[0].startswith("ps-"))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        wall = {name: (rc, sec) for name, rc, sec in pool.map(work, todo)}
+        list(pool.map(work, todo))
 
+
+def summarize(data: Path, particles: Path, jobs, quick: bool, smooth: float, seed: int) -> dict:
+    """Rollout errors of every command's run folder; the best non-overlapping Tracks; ratios."""
     out = {"data": str(data), "particles": str(particles), "train": TRAIN, "quick": quick,
            "smooth": smooth, "seed": seed, "tracks": {}, "methods": {}}
     for name, _, run in jobs:
@@ -237,17 +243,23 @@ def main(argv=None):
     p.add_argument("--runs", default="runs/reproduce")
     p.add_argument("--out", default="docs/figures")
     p.add_argument("--force", action="store_true", help="rerun commands whose metrics exist")
+    p.add_argument("--particles", default=None,
+                   help="particles file(s) for Tracks, one per --data (default: the file's particles_file, "
+                        "e.g. the shipped subset; the full dumps give the paper's Tracks)")
     a = p.parse_args(argv)
     out = (ROOT / a.out) if not os.path.isabs(a.out) else Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     ndumps = [int(x) for x in a.ndump.split(",")]
-    summaries = []
-    for d in a.data.split(","):
-        data = (ROOT / d) if not os.path.isabs(d) else Path(d)
-        runs = (ROOT / a.runs if not os.path.isabs(a.runs) else Path(a.runs)) / data.stem
-        s = run_dataset(data, ndumps, runs, a.workers, a.quick, a.smooth, a.seed, a.force)
+    datas = [(ROOT / d) if not os.path.isabs(d) else Path(d) for d in a.data.split(",")]
+    parts = a.particles.split(",") if a.particles else [None] * len(datas)
+    if len(parts) != len(datas):
+        raise SystemExit("--particles needs one file per --data file")
+    runs_root = ROOT / a.runs if not os.path.isabs(a.runs) else Path(a.runs)
+    plans = [(d, *plan(d, ndumps, runs_root / d.stem, a.quick, a.smooth, a.seed, pf)) for d, pf in zip(datas, parts)]
+    execute([j for _, jobs, _ in plans for j in jobs], a.workers, a.force)
+    for data, jobs, particles in plans:
+        s = summarize(data, particles, jobs, a.quick, a.smooth, a.seed)
         s["figures"] = [str(x.relative_to(ROOT) if x.is_relative_to(ROOT) else x) for x in figures(s, out)]
-        summaries.append(s)
         (out / f"{data.stem}_reproduce.json").write_text(json.dumps(s, indent=2) + "\n")
         print(markdown(s), flush=True)
     return 0
