@@ -89,10 +89,7 @@ class RolloutTab(Tab):
             if os.path.exists(path):
                 mae = (r.get("metrics") or {}).get("rollout_mae")
                 opts[f"{r['id']} ({r.get('method')}{'' if mae is None else f', MAE {mae:.3g}'})"] = path
-        if opts != self.run.options:
-            keep = self.run.value if self.run.value in opts.values() else None
-            self.run.options = opts
-            self.run.value = keep if keep is not None else (next(iter(opts.values())) if opts else None)
+        # populations first: choosing a run picks its first test population among them
         if s.dataset is not None:
             nt = s.dataset.sizes["time"]
             self.param.frame.bounds = (0, nt - 1)
@@ -102,6 +99,10 @@ class RolloutTab(Tab):
                 self.population.options = pops
             if self.population.value not in pops:
                 self.population.value = pops[-1]
+        if opts != self.run.options:
+            keep = self.run.value if self.run.value in opts.values() else None
+            self.run.options = opts
+            self.run.value = keep if keep is not None else (next(iter(opts.values())) if opts else None)
         if not opts:
             self.pipe.send(None)
             set_alert(self.message, "No finished run on this dataset yet: train one in the Fokker–Planck tab.",
