@@ -17,6 +17,17 @@ __all__ = ["App"]
 POLL_MS = 500
 
 
+class _LazyTab(pn.viewable.Viewer):
+    """Stands in for tab ``i`` of ``app``: the tab is built when Panel first renders it."""
+
+    def __init__(self, app, i: int):
+        super().__init__()
+        self._app, self._i = app, i
+
+    def __panel__(self):
+        return self._app.tab(self._i)
+
+
 class App(pn.viewable.Viewer):
     """The collop app of one session.
 
@@ -55,12 +66,11 @@ class App(pn.viewable.Viewer):
                                            sizing_mode="stretch_width", multiple=False)
         self.error = alert(name="dataset-error")
         self.info = pn.pane.Markdown("", css_classes=["collop-dataset-info"], sizing_mode="stretch_width")
-        # Tabs are built when first shown (fast first page load): until then a tab is an
-        # empty holder, and only built tabs are ticked.
+        # Tabs are built when first rendered (dynamic tabs render only the one shown), so
+        # the first page builds only the Data tab; only built tabs are ticked.
         self._tab_classes = list(tabs or TABS)
         self._built: dict[int, object] = {}
-        self._holders = [pn.Column(sizing_mode="stretch_width") for _ in self._tab_classes]
-        self.tab_view = pn.Tabs(*[(cls.title, h) for cls, h in zip(self._tab_classes, self._holders)],
+        self.tab_view = pn.Tabs(*[(cls.title, _LazyTab(self, i)) for i, cls in enumerate(self._tab_classes)],
                                 dynamic=True, css_classes=["collop-tabs"], sizing_mode="stretch_width")
         self.tab_view.param.watch(lambda e: self.tab(e.new).show(), "active")
         self.dataset_select.param.watch(lambda e: self._choose(e.new), "value")
@@ -77,9 +87,7 @@ class App(pn.viewable.Viewer):
     def tab(self, i: int):
         """Tab ``i``, built (and put into its holder) on first use."""
         if i not in self._built:
-            t = self._tab_classes[i](state=self.state)
-            self._built[i] = t
-            self._holders[i][:] = [t]
+            self._built[i] = self._tab_classes[i](state=self.state)
         return self._built[i]
 
     @property

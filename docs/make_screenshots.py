@@ -1,0 +1,71 @@
+"""Screenshots of the real app for the README (``docs/screenshots/*.png``).
+
+Starts ``panel serve app.py`` on a temporary run store, drives it in Debian's
+chromium like a user (Data tab; a short PS-Tensor training on
+``data/langevin.nc`` followed live; its rollout; the run list) and saves one
+PNG per tab.
+
+Usage: python docs/make_screenshots.py [--epochs 100] [--out docs/screenshots]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "dashboards"))
+
+from appdriver import AppServer, launch_browser, load_app, open_tab, pane_text, short_curriculum  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    a = p.parse_args(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="collop-shots-"))
+    srv = AppServer(tmp / "runs", log=tmp / "server.log")
+    try:
+        srv.wait_ready()
+        with sync_playwright() as pw:
+            browser = launch_browser(pw)
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            load_app(page, srv.url)
+            time.sleep(4)
+            page.screenshot(path=str(out / "data_tab.png"))
+
+            open_tab(page, "Fokker–Planck")
+            short_curriculum(page, a.epochs)
+            page.locator(".collop-start button").click()
+            deadline = time.time() + 900
+            while "finished" not in pane_text(page, "collop-progress-text") and time.time() < deadline:
+                time.sleep(1)
+            time.sleep(3)
+            page.screenshot(path=str(out / "fp_tab.png"), full_page=True)
+
+            open_tab(page, "Rollout")
+            page.locator(".collop-rollout-plot").first.wait_for(timeout=120_000)
+            time.sleep(6)
+            page.screenshot(path=str(out / "rollout_tab.png"))
+
+            open_tab(page, "Runs")
+            page.locator(".collop-runs-table").first.wait_for(timeout=60_000)
+            time.sleep(3)
+            page.screenshot(path=str(out / "runs_tab.png"))
+            browser.close()
+    finally:
+        srv.stop()
+    for f in sorted(out.glob("*.png")):
+        print(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
