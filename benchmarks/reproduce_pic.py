@@ -65,16 +65,22 @@ def _metrics(run: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _jobs(data: Path, particles: Path, ndumps, runs: Path, quick: bool, smooth: float, seed: int):
+def _jobs(data: Path, particles: Path, ndumps, runs: Path, quick: bool, smooth: float, seed: int,
+          methods=("ps-tensor", "ps-nn", "tracks"), curricula=None):
     """(name, args, run folder) of every command for one dataset."""
     jobs = []
     for model in ("tensor", "nn"):
+        if f"ps-{model}" not in methods:
+            continue
         run = runs / f"ps-{model}"
         args = ["train", "fp", str(data), "--train", ",".join(TRAIN), "--model", model,
                 "--seed", str(seed), "--smooth", str(smooth), "--out", str(run)]
-        if quick:
-            args += ["--curriculum", QUICK_CURRICULA[model]]
+        spec = (curricula or {}).get(model) or (QUICK_CURRICULA[model] if quick else None)
+        if spec:
+            args += ["--curriculum", spec]
         jobs.append((f"ps-{model}", args, run))
+    if "tracks" not in methods:
+        return jobs
     for n in ndumps:
         for overlap in (False, True):
             run = runs / f"tracks-nd{n}{'-overlap' if overlap else ''}"
@@ -84,7 +90,8 @@ def _jobs(data: Path, particles: Path, ndumps, runs: Path, quick: bool, smooth: 
     return jobs
 
 
-def plan(data: Path, ndumps, runs: Path, quick: bool, smooth: float, seed: int, particles: Path | None = None):
+def plan(data: Path, ndumps, runs: Path, quick: bool, smooth: float, seed: int, particles: Path | None = None,
+         methods=("ps-tensor", "ps-nn", "tracks"), curricula=None):
     """The commands for one dataset: (jobs, particles file, N_dump values used)."""
     ds = open_dataset(data, "phasespace", load=False)
     pfile = ds.attrs.get("particles_file") or f"{data.stem}_particles.nc"
@@ -95,7 +102,7 @@ def plan(data: Path, ndumps, runs: Path, quick: bool, smooth: float, seed: int, 
         raise SystemExit(f"{data}: no particles file {particles} for Tracks")
     ndumps = [n for n in ndumps if n < n_frames]
     runs.mkdir(parents=True, exist_ok=True)
-    return _jobs(data, particles, ndumps, runs, quick, smooth, seed), particles
+    return _jobs(data, particles, ndumps, runs, quick, smooth, seed, methods, curricula), particles
 
 
 def execute(jobs, workers: int, force: bool) -> None:
@@ -243,6 +250,9 @@ def main(argv=None):
     p.add_argument("--runs", default="runs/reproduce")
     p.add_argument("--out", default="docs/figures")
     p.add_argument("--force", action="store_true", help="rerun commands whose metrics exist")
+    p.add_argument("--methods", default="ps-tensor,ps-nn,tracks", help="which methods to run (all are summarised)")
+    p.add_argument("--tensor-curriculum", default=None, help="curriculum of PS-Tensor (default Table 2)")
+    p.add_argument("--nn-curriculum", default=None, help="curriculum of PS-NN (default Table 2)")
     p.add_argument("--particles", default=None,
                    help="particles file(s) for Tracks, one per --data (default: the file's particles_file, "
                         "e.g. the shipped subset; the full dumps give the paper's Tracks)")
@@ -255,9 +265,15 @@ def main(argv=None):
     if len(parts) != len(datas):
         raise SystemExit("--particles needs one file per --data file")
     runs_root = ROOT / a.runs if not os.path.isabs(a.runs) else Path(a.runs)
-    plans = [(d, *plan(d, ndumps, runs_root / d.stem, a.quick, a.smooth, a.seed, pf)) for d, pf in zip(datas, parts)]
+    methods = a.methods.split(",")
+    curricula = {"tensor": a.tensor_curriculum, "nn": a.nn_curriculum}
+    plans = [(d, *plan(d, ndumps, runs_root / d.stem, a.quick, a.smooth, a.seed, pf, methods, curricula))
+             for d, pf in zip(datas, parts)]
     execute([j for _, jobs, _ in plans for j in jobs], a.workers, a.force)
-    for data, jobs, particles in plans:
+    for data, _, particles in plans:
+        # the summary covers every method's run folder, also those of earlier invocations
+        jobs, _ = plan(data, ndumps, runs_root / data.stem, a.quick, a.smooth, a.seed, particles,
+                       ("ps-tensor", "ps-nn", "tracks"), curricula)
         s = summarize(data, particles, jobs, a.quick, a.smooth, a.seed)
         s["figures"] = [str(x.relative_to(ROOT) if x.is_relative_to(ROOT) else x) for x in figures(s, out)]
         (out / f"{data.stem}_reproduce.json").write_text(json.dumps(s, indent=2) + "\n")

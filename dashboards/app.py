@@ -17,17 +17,6 @@ __all__ = ["App"]
 POLL_MS = 500
 
 
-class _LazyTab(pn.viewable.Viewer):
-    """Stands in for tab ``i`` of ``app``: the tab is built when Panel first renders it."""
-
-    def __init__(self, app, i: int):
-        super().__init__()
-        self._app, self._i = app, i
-
-    def __panel__(self):
-        return self._app.tab(self._i)
-
-
 class App(pn.viewable.Viewer):
     """The collop app of one session.
 
@@ -66,34 +55,19 @@ class App(pn.viewable.Viewer):
                                            sizing_mode="stretch_width", multiple=False)
         self.error = alert(name="dataset-error")
         self.info = pn.pane.Markdown("", css_classes=["collop-dataset-info"], sizing_mode="stretch_width")
-        # Tabs are built when first rendered (dynamic tabs render only the one shown), so
-        # the first page builds only the Data tab; only built tabs are ticked.
-        self._tab_classes = list(tabs or TABS)
-        self._built: dict[int, object] = {}
-        self.tab_view = pn.Tabs(*[(cls.title, _LazyTab(self, i)) for i, cls in enumerate(self._tab_classes)],
-                                dynamic=True, css_classes=["collop-tabs"], sizing_mode="stretch_width")
-        self.tab_view.param.watch(lambda e: self.tab(e.new).show(), "active")
+        self.tabs = [cls(state=s) for cls in (tabs or TABS)]
+        # dynamic: a tab's figures are rendered when it is first shown (fast first page load)
+        self.tab_view = pn.Tabs(*[(t.title, t) for t in self.tabs], dynamic=True, css_classes=["collop-tabs"],
+                                sizing_mode="stretch_width")
+        self.tab_view.param.watch(lambda e: self.tabs[e.new].show(), "active")
         self.dataset_select.param.watch(lambda e: self._choose(e.new), "value")
         self.upload.param.watch(self._uploaded, "value")
         s.param.watch(self._show_tab, "show_tab")
         s.param.watch(lambda *_: self._describe(), ["dataset", "error"])
         self._choose(dataset or s.default_name(), set_widget=True)
-        self.tab(self.tab_view.active)
         self._callback = None
         if pn.state.curdoc is not None:
             pn.state.onload(self._start_polling)
-
-    # -- tabs ----------------------------------------------------------------------
-    def tab(self, i: int):
-        """Tab ``i``, built (and put into its holder) on first use."""
-        if i not in self._built:
-            self._built[i] = self._tab_classes[i](state=self.state)
-        return self._built[i]
-
-    @property
-    def tabs(self) -> list:
-        """Every tab, in order (builds those not built yet)."""
-        return [self.tab(i) for i in range(len(self._tab_classes))]
 
     # -- sidebar -------------------------------------------------------------------
     def _choose(self, name, set_widget: bool = False) -> None:
@@ -131,8 +105,8 @@ class App(pn.viewable.Viewer):
         self.info.object = "\n\n".join(parts)
 
     def _show_tab(self, event) -> None:
-        for i, cls in enumerate(self._tab_classes):
-            if cls.title == event.new:
+        for i, t in enumerate(self.tabs):
+            if t.title == event.new:
                 self.tab_view.active = i
         self.state.show_tab = ""
 
@@ -144,7 +118,7 @@ class App(pn.viewable.Viewer):
     def tick(self) -> None:
         """One poll: re-read the runs folder if it changed, then let every tab update its streams."""
         self.state.refresh_runs()
-        for t in list(self._built.values()):
+        for t in self.tabs:
             t.tick()
 
     # -- views ---------------------------------------------------------------------

@@ -71,7 +71,8 @@ class RolloutTab(Tab):
             return hv.Image(np.zeros((2, 2)), kdims=["vx", "vy"], vdims=["f"]).opts(frame_width=240,
                                                                                      aspect="equal")
         f, f_hat, title = data
-        return plots.rollout_panels(f, f_hat, min(frame, f.sizes["time"] - 1), title=title)[i]
+        # framewise: the axes and colour range follow each new rollout (not the placeholder's)
+        return plots.rollout_panels(f, f_hat, min(frame, f.sizes["time"] - 1), title=title)[i].opts(framewise=True)
 
     def _static(self):
         if self.pipe.data is None:
@@ -101,8 +102,13 @@ class RolloutTab(Tab):
                 self.population.value = pops[-1]
         if opts != self.run.options:
             keep = self.run.value if self.run.value in opts.values() else None
+            # a run that has just finished is shown; otherwise the choice is kept (default: the
+            # newest run, else the true operator)
+            fresh = [v for k, v in opts.items() if k != "true operator" and v not in self.run.options.values()]
+            runs = [v for k, v in opts.items() if k != "true operator"]
             self.run.options = opts
-            self.run.value = keep if keep is not None else (next(iter(opts.values())) if opts else None)
+            self.run.value = (fresh[0] if fresh else keep if keep is not None else
+                              runs[0] if runs else next(iter(opts.values()), None))
         if not opts:
             self.pipe.send(None)
             set_alert(self.message, "No finished run on this dataset yet: train one in the Fokker–Planck tab.",

@@ -52,7 +52,9 @@ def main(argv=None) -> int:
 
             open_tab(page, "Rollout")
             page.locator(".collop-rollout-plot").first.wait_for(timeout=120_000)
-            time.sleep(6)
+            time.sleep(4)
+            page.locator(".collop-rollout-time .pn-player-button, .collop-rollout-time button").nth(5).click()  # play
+            time.sleep(8)
             page.screenshot(path=str(out / "rollout_tab.png"))
 
             open_tab(page, "Runs")
