@@ -7,7 +7,7 @@ import numpy as np
 
 from ..schema import SchemaError
 
-__all__ = ["ReaderError", "ReaderWarning", "first_line", "match_ids", "reader_error"]
+__all__ = ["ReaderError", "ReaderWarning", "first_line", "match_ids", "reader_error", "choose_species"]
 
 
 class ReaderError(SchemaError):
@@ -31,6 +31,18 @@ def first_line(exc: BaseException) -> str:
 def reader_error(problem: str, source) -> ReaderError:
     """A :class:`ReaderError` whose message is ``"SOURCE: PROBLEM"`` on one line."""
     return ReaderError(" ".join(str(problem).split()), str(source))
+
+
+def choose_species(found, species, src, *, what: str = "particle species") -> str:
+    """``species``, or the only one ``found``; a one-line ReaderError otherwise."""
+    found = list(found)
+    if species is None:
+        if len(found) > 1:
+            raise reader_error(f"has several {what} ({', '.join(found)}); choose one with --species", src)
+        return found[0]
+    if species not in found:
+        raise reader_error(f"no {what} {species!r}; found {', '.join(found)}", src)
+    return species
 
 
 def match_ids(ids_per_dump, sources, *, what: str = "particles") -> np.ndarray:

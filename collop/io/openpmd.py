@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import particles_dataset
-from ._common import ReaderError, ReaderWarning, first_line, gather, match_ids, reader_error
+from ._common import ReaderError, ReaderWarning, choose_species, first_line, gather, match_ids, reader_error
 
 __all__ = ["read_openpmd", "openpmd_series_path", "is_openpmd_file"]
 
@@ -242,13 +242,7 @@ def read_openpmd(src, species: str | None = None):
         names = list(first.particles)
         if not names:
             raise reader_error(f"iteration {indices[0]} has no particle species", src)
-        if species is None:
-            if len(names) > 1:
-                raise reader_error(f"has several particle species ({', '.join(names)}); choose one "
-                                   "with --species", src)
-            species = names[0]
-        elif species not in names:
-            raise reader_error(f"no particle species {species!r}; found {', '.join(names)}", src)
+        species = choose_species(names, species, src)
         times, vs, ids_all, wheres = [], [], [], []
         comps0 = units0 = None
         for i in indices:

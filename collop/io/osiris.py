@@ -46,7 +46,7 @@ import h5py
 import numpy as np
 
 from ..datasets import particles_dataset
-from ._common import first_line, gather, match_ids, reader_error
+from ._common import choose_species, first_line, gather, match_ids, reader_error
 
 __all__ = ["read_osiris", "find_osiris_dumps", "is_osiris_raw"]
 
@@ -139,13 +139,7 @@ def find_osiris_dumps(src, species: str | None = None) -> tuple[str, list[Path]]
     folders = sorted(d.name for d in p.iterdir() if d.is_dir() and any(d.glob("RAW-*.h5")))
     if not folders:
         raise reader_error("no OSIRIS RAW dumps (MS/RAW/<species>/RAW-<species>-NNNNNN.h5) here", src)
-    if species is None:
-        if len(folders) > 1:
-            raise reader_error(f"holds several species ({', '.join(folders)}); choose one with "
-                               "--species", src)
-        species = folders[0]
-    if species not in folders:
-        raise reader_error(f"no RAW dumps of species {species!r}; found {', '.join(folders)}", src)
+    species = choose_species(folders, species, src, what="species")
     return find_osiris_dumps(p / species, species)
 
 

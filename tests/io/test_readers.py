@@ -93,7 +93,7 @@ def test_osiris_several_species_need_a_choice(osiris_run):
         read_osiris(root)
     _one_line_naming(e, root, "several species", "electrons", "ions")
     assert read_osiris(root, "ions").sizes["time"] == 1
-    with pytest.raises(ReaderError, match="no RAW dumps of species 'muons'"):
+    with pytest.raises(ReaderError, match="no species 'muons'; found electrons, ions"):
         read_osiris(root, "muons")
 
 

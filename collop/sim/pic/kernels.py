@@ -67,8 +67,8 @@ if HAVE_NUMBA:
         return _w2(g)
 
     @njit(inline="always")
-    def _dep(grid, gx, gy, w, order, nx, ny):  # pragma: no cover - compiled
-        # grid: flat (nx*ny,) row-major
+    def _cells(gx, gy, order, nx, ny):  # pragma: no cover - compiled
+        # periodic row offsets r0..r2, columns j0..j2 and shape weights of the cells a particle touches
         i0, ax0, ax1, ax2 = _weights(gx, order)
         j0, ay0, ay1, ay2 = _weights(gy, order)
         if i0 < 0:
@@ -77,16 +77,19 @@ if HAVE_NUMBA:
             j0 += ny
         i1 = i0 + 1 if i0 + 1 < nx else 0
         j1 = j0 + 1 if j0 + 1 < ny else 0
-        r0 = i0 * ny
-        r1 = i1 * ny
+        i2 = i1 + 1 if i1 + 1 < nx else 0
+        j2 = j1 + 1 if j1 + 1 < ny else 0
+        return i0 * ny, i1 * ny, i2 * ny, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2
+
+    @njit(inline="always")
+    def _dep(grid, gx, gy, w, order, nx, ny):  # pragma: no cover - compiled
+        # grid: flat (nx*ny,) row-major
+        r0, r1, r2, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2 = _cells(gx, gy, order, nx, ny)
         grid[r0 + j0] += w * ax0 * ay0
         grid[r0 + j1] += w * ax0 * ay1
         grid[r1 + j0] += w * ax1 * ay0
         grid[r1 + j1] += w * ax1 * ay1
         if order == 2:
-            i2 = i1 + 1 if i1 + 1 < nx else 0
-            j2 = j1 + 1 if j1 + 1 < ny else 0
-            r2 = i2 * ny
             grid[r0 + j2] += w * ax0 * ay2
             grid[r1 + j2] += w * ax1 * ay2
             grid[r2 + j0] += w * ax2 * ay0
@@ -96,24 +99,12 @@ if HAVE_NUMBA:
     @njit(inline="always")
     def _gat(Ex, Ey, gx, gy, order, nx, ny):  # pragma: no cover - compiled
         # Ex, Ey: flat (nx*ny,) row-major
-        i0, ax0, ax1, ax2 = _weights(gx, order)
-        j0, ay0, ay1, ay2 = _weights(gy, order)
-        if i0 < 0:
-            i0 += nx
-        if j0 < 0:
-            j0 += ny
-        i1 = i0 + 1 if i0 + 1 < nx else 0
-        j1 = j0 + 1 if j0 + 1 < ny else 0
-        r0 = i0 * ny
-        r1 = i1 * ny
+        r0, r1, r2, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2 = _cells(gx, gy, order, nx, ny)
         ex = (ax0 * (ay0 * Ex[r0 + j0] + ay1 * Ex[r0 + j1])
               + ax1 * (ay0 * Ex[r1 + j0] + ay1 * Ex[r1 + j1]))
         ey = (ax0 * (ay0 * Ey[r0 + j0] + ay1 * Ey[r0 + j1])
               + ax1 * (ay0 * Ey[r1 + j0] + ay1 * Ey[r1 + j1]))
         if order == 2:
-            i2 = i1 + 1 if i1 + 1 < nx else 0
-            j2 = j1 + 1 if j1 + 1 < ny else 0
-            r2 = i2 * ny
             ex += ax0 * ay2 * Ex[r0 + j2] + ax1 * ay2 * Ex[r1 + j2] + ax2 * (
                 ay0 * Ex[r2 + j0] + ay1 * Ex[r2 + j1] + ay2 * Ex[r2 + j2])
             ey += ax0 * ay2 * Ey[r0 + j2] + ax1 * ay2 * Ey[r1 + j2] + ax2 * (
