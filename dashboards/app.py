@@ -131,9 +131,11 @@ class App(pn.viewable.Viewer):
         return pn.Row(pn.Column(*self.sidebar(), width=300), self.tab_view, sizing_mode="stretch_width")
 
     def template(self, title: str = "collop"):
-        """The app in a :class:`panel.template.FastListTemplate` (used by :meth:`servable`)."""
-        return pn.template.FastListTemplate(title=title, sidebar=self.sidebar(), main=[self.tab_view],
-                                            sidebar_width=320, accent="#1f5fa0", header_background="#1f5fa0")
+        """The app in a :class:`panel.template.BootstrapTemplate` (used by :meth:`servable`)."""
+        # Bootstrap, not Fast: the Fast design loads a Google web font, which blocks the first
+        # paint on a machine without internet access
+        return pn.template.BootstrapTemplate(title=title, sidebar=self.sidebar(), main=[self.tab_view],
+                                             sidebar_width=320, header_background="#1f5fa0")
 
     def servable(self, title: str | None = None, location: bool = True, area: str = "main",
                  target: str | None = None):
