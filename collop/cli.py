@@ -721,6 +721,9 @@ def cmd_phasespace(args) -> int:
             print(f"collop: warning: {_one_line(w.message)}", file=sys.stderr)
     finally:
         parts.close()
+    # the particles behind the histograms, relative to the output (the app offers Tracks with it)
+    ds.attrs["particles_file"] = os.path.relpath(os.path.abspath(args.particles),
+                                                 os.path.dirname(os.path.abspath(out)))
     write_dataset(ds, out)
     if not args.quiet:
         print(f"phasespace: {len(names)} population(s) x {ds.sizes['time']} frames -> {out}")

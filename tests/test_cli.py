@@ -452,6 +452,7 @@ def test_generate_phasespace_tracks_chain(work, capsys):
     assert code == 0, err
     d = open_dataset(ps, "phasespace")
     assert list(d["population"].values) == ["normal_0_0", "ring_1.0"] and d.sizes["vx"] == 21
+    assert d.attrs["particles_file"] == "lg.nc"          # relative to the phase-space file
 
     out = work / "tracks_metrics"
     code, _, err = run_cli(capsys, "-q", "tracks", parts, "--ndump", "1", "--symmetry", "full",
