@@ -309,20 +309,14 @@ def test_refcode_i_end_limits_frames(tmp_path):
     np.testing.assert_array_equal(ds["frame"], [5, 6, 7])
 
 
-def test_refcode_missing_frame(refcode_dir):
+@pytest.mark.parametrize("population, frame", [("ring_1.0", "000007.npy"),      # a frame inside the record
+                                               ("normal_-2_0", "000005.npy")])  # the first frame
+def test_refcode_missing_frame(refcode_dir, population, frame):
     root, _ = refcode_dir
-    (root / "ring_1.0" / "f" / "000007.npy").unlink()
+    (root / population / "f" / frame).unlink()
     with pytest.raises(ReaderError) as e:
         read_refcode(root)
-    _one_line_naming(e, root / "ring_1.0" / "f", "missing frame", "000007.npy")
-
-
-def test_refcode_missing_first_frame(refcode_dir):
-    root, _ = refcode_dir
-    (root / "normal_-2_0" / "f" / "000005.npy").unlink()
-    with pytest.raises(ReaderError) as e:
-        read_refcode(root)
-    _one_line_naming(e, root / "normal_-2_0" / "f", "missing frame", "000005.npy")
+    _one_line_naming(e, root / population / "f", "missing frame", frame)
 
 
 @pytest.mark.parametrize("text, words", [
