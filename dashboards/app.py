@@ -55,19 +55,35 @@ class App(pn.viewable.Viewer):
                                            sizing_mode="stretch_width", multiple=False)
         self.error = alert(name="dataset-error")
         self.info = pn.pane.Markdown("", css_classes=["collop-dataset-info"], sizing_mode="stretch_width")
-        self.tabs = [cls(state=s) for cls in (tabs or TABS)]
-        # dynamic: a tab's figures are rendered when it is first shown (fast first page load)
-        self.tab_view = pn.Tabs(*[(t.title, t) for t in self.tabs], dynamic=True, css_classes=["collop-tabs"],
-                                sizing_mode="stretch_width")
-        self.tab_view.param.watch(lambda e: self.tabs[e.new].show(), "active")
+        # Tabs are built when first shown (the first page builds only the Data tab): until
+        # then a tab holds a placeholder, swapped for the tab when it is chosen.
+        self._tab_classes = list(tabs or TABS)
+        self._built: dict[int, object] = {}
+        self.tab_view = pn.Tabs(*[(cls.title, pn.pane.Markdown("Loading…")) for cls in self._tab_classes],
+                                dynamic=True, css_classes=["collop-tabs"], sizing_mode="stretch_width")
+        self.tab_view.param.watch(lambda e: self.tab(e.new).show(), "active")
         self.dataset_select.param.watch(lambda e: self._choose(e.new), "value")
         self.upload.param.watch(self._uploaded, "value")
         s.param.watch(self._show_tab, "show_tab")
         s.param.watch(lambda *_: self._describe(), ["dataset", "error"])
+        self.tab(0)
         self._choose(dataset or s.default_name(), set_widget=True)
         self._callback = None
         if pn.state.curdoc is not None:
             pn.state.onload(self._start_polling)
+
+    # -- tabs ----------------------------------------------------------------------
+    def tab(self, i: int):
+        """Tab ``i``, built (and swapped into the tab view) on first use."""
+        if i not in self._built:
+            t = self._built[i] = self._tab_classes[i](state=self.state)
+            self.tab_view[i] = (t.title, t)
+        return self._built[i]
+
+    @property
+    def tabs(self) -> list:
+        """Every tab, in order (builds those not built yet)."""
+        return [self.tab(i) for i in range(len(self._tab_classes))]
 
     # -- sidebar -------------------------------------------------------------------
     def _choose(self, name, set_widget: bool = False) -> None:
@@ -105,8 +121,9 @@ class App(pn.viewable.Viewer):
         self.info.object = "\n\n".join(parts)
 
     def _show_tab(self, event) -> None:
-        for i, t in enumerate(self.tabs):
-            if t.title == event.new:
+        for i, cls in enumerate(self._tab_classes):
+            if cls.title == event.new:
+                self.tab(i)
                 self.tab_view.active = i
         self.state.show_tab = ""
 
@@ -118,7 +135,7 @@ class App(pn.viewable.Viewer):
     def tick(self) -> None:
         """One poll: re-read the runs folder if it changed, then let every tab update its streams."""
         self.state.refresh_runs()
-        for t in self.tabs:
+        for t in list(self._built.values()):
             t.tick()
 
     # -- views ---------------------------------------------------------------------

@@ -104,7 +104,8 @@ class RolloutTab(Tab):
             keep = self.run.value if self.run.value in opts.values() else None
             # a run that has just finished is shown; otherwise the choice is kept (default: the
             # newest run, else the true operator)
-            fresh = [v for k, v in opts.items() if k != "true operator" and v not in self.run.options.values()]
+            shown = self.run.options.values() if isinstance(self.run.options, dict) else self.run.options
+            fresh = [v for k, v in opts.items() if k != "true operator" and v not in shown]
             runs = [v for k, v in opts.items() if k != "true operator"]
             self.run.options = opts
             self.run.value = (fresh[0] if fresh else keep if keep is not None else
