@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -113,7 +114,7 @@ def execute(jobs, workers: int, force: bool) -> None:
     def work(job):
         name, args, run = job
         if run.exists():
-            subprocess.call(["rm", "-rf", str(run)])
+            shutil.rmtree(run)
         rc, sec = _collop(args, run.parent / f"{name}.log")
         print(f"  {run.parent.name}/{name}: exit {rc}, {sec:.0f} s", flush=True)
 

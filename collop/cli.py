@@ -478,8 +478,7 @@ def cmd_train_fp(args) -> int:
         raise
     except BaseException as exc:
         _close(bar)
-        _record_failure(run, _one_line(f"{type(exc).__name__}: {exc}")
-                        if not isinstance(exc, CollopError) else _one_line(exc))
+        _record_failure(run, _failure_text(exc))
         raise
     finally:
         if previous is not None:
@@ -499,6 +498,11 @@ def _close(bar):
     if bar is not None:
         with contextlib.suppress(Exception):
             bar.close()
+
+
+def _failure_text(exc: BaseException) -> str:
+    """One line for ``run.json``: a user error as it is, anything else with its type."""
+    return _one_line(exc) if isinstance(exc, CollopError) else _one_line(f"{type(exc).__name__}: {exc}")
 
 
 def _record_failure(run, message: str) -> None:
@@ -577,8 +581,7 @@ def cmd_tracks(args) -> int:
             op = estimate(parts, ndump=args.ndump, overlap=args.overlap, symmetry=args.symmetry, grid=grid,
                           n_bins=args.n_bins or 51, vmax=args.vmax, progress=not args.quiet)
         except BaseException as exc:
-            _record_failure(run, _one_line(exc) if isinstance(exc, CollopError)
-                            else _one_line(f"{type(exc).__name__}: {exc}"))
+            _record_failure(run, _failure_text(exc))
             raise
         seconds = time.perf_counter() - t0
     finally:
@@ -605,8 +608,7 @@ def cmd_tracks(args) -> int:
         _record_failure(run, "interrupted before the operator could be saved")
         raise
     except BaseException as exc:
-        _record_failure(run, _one_line(exc) if isinstance(exc, CollopError)
-                        else _one_line(f"{type(exc).__name__}: {exc}"))
+        _record_failure(run, _failure_text(exc))
         raise
     if not args.quiet:
         print(f"tracks: {seconds:.1f} s -> {op_path}")

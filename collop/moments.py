@@ -9,65 +9,84 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .grid import VelocityGrid
-
-__all__ = ["radial_distribution", "component_kurtosis"]
+__all__ = ["speed_shells", "radial_distribution", "component_kurtosis"]
 
 
-def radial_distribution(f: xr.DataArray, speed=None, *, subdivide: int = 4) -> xr.DataArray:
-    """Radial distribution ``f(v) = v * integral f(v, theta) dtheta`` of a 2D density.
+def speed_shells(vx, vy, width: float | None = None):
+    """Tent weights of the cells of a (vx, vy) grid on speed shells.
+
+    Parameters
+    ----------
+    vx, vy : array_like
+        Uniform bin centres, in velocity units.
+    width : float, optional
+        Shell width (default one bin, ``h``).
+
+    Returns
+    -------
+    M : numpy.ndarray, shape (S, len(vx) * len(vy))
+        ``M[k, cell]``: the share of the cell that goes to shell ``k``. Each
+        cell is shared linearly between the two shells whose centres
+        ``(k + 1/2) width`` bracket its speed (cells below the first centre go
+        whole to it), so every column sums to 1.
+    centres : numpy.ndarray
+        Shell centres.
+    width, h : float
+        Shell width and bin width.
+    """
+    vx, vy = np.asarray(vx, float), np.asarray(vy, float)
+    h = float(np.diff(vx).mean())
+    width = h if width is None else float(width)
+    speed = np.hypot(vx[:, None], vy[None, :]).ravel()
+    x = speed / width - 0.5                        # position in units of shells, 0 at the first centre
+    k0 = np.floor(x).astype(int)
+    frac = x - k0
+    n = k0.max() + 2
+    M = np.zeros((n, speed.size))
+    cells = np.arange(speed.size)
+    low = k0 >= 0                                  # cells below the first centre all go to it
+    np.add.at(M, (np.where(low, k0, 0), cells), np.where(low, 1.0 - frac, 1.0))
+    np.add.at(M, (np.where(low, k0 + 1, 0), cells), np.where(low, frac, 0.0))
+    if not M[-1].any():
+        M = M[:-1]
+    return M, (np.arange(M.shape[0]) + 0.5) * width, width, h
+
+
+def radial_distribution(f: xr.DataArray, width: float | None = None) -> xr.DataArray:
+    """Radial distribution ``F(v) = v * integral f(v, theta) dtheta`` of a 2D density.
 
     Parameters
     ----------
     f : xarray.DataArray
         Density on a uniform velocity grid, with trailing dims ``(vx, vy)``
         (any leading dims, e.g. ``population, time``), in 1/velocity_units**2.
-    speed : array_like, optional
-        Centres of the speed shells, in velocity units (default: every bin
-        width from 0 to the grid corner).
-    subdivide : int
-        Each cell is split into ``subdivide**2`` equal sub-cells, each binned
-        by its own centre (1: whole cells).
+    width : float, optional
+        Width of the speed shells, in velocity units (default one bin).
 
     Returns
     -------
     xarray.DataArray
-        ``f(..., speed)`` in 1/velocity_units: the mass in each shell divided
-        by the shell's width, so ``sum f(v) dv`` is the mass on the grid.
+        ``F(..., speed)`` in 1/velocity_units at the shell centres
+        ``(k + 1/2) width``: each shell's mass divided by its width, so
+        ``sum(F) * width == sum(f) * h**2`` (the fraction of particles on the
+        grid).
 
     Notes
     -----
-    Each cell's mass ``f h^2`` is shared equally among its sub-cells, and each
-    sub-cell's share goes to the shell holding the sub-cell's centre; the
-    shells are ``[s_k - w_k/2, s_k + w_k/2)`` with ``w_k`` the spacing of the
-    shell centres. This is the binned form of
-    ``f(v) = v \\int_0^{2\\pi} f(v\\cos\\theta, v\\sin\\theta)\\, d\\theta``.
+    Each cell's mass ``f h^2`` is shared between the two shells nearest to
+    its speed, linearly (:func:`speed_shells`); the tent keeps the square
+    grid's varying cell count per shell from making the curve jagged. This is
+    the binned form of
+    ``F(v) = v \int_0^{2\pi} f(v\cos\theta, v\sin\theta)\, d\theta``.
     """
-    grid = VelocityGrid(np.asarray(f["vx"].values, float), np.asarray(f["vy"].values, float))
-    speed = grid.speed_nodes() if speed is None else np.asarray(speed, dtype=float)
-    edges = np.concatenate([[speed[0] - 0.5 * (speed[1] - speed[0])],
-                            0.5 * (speed[1:] + speed[:-1]),
-                            [speed[-1] + 0.5 * (speed[-1] - speed[-2])]])
-    edges[0] = max(edges[0], 0.0)
-    VX, VY = grid.mesh()
-    k = max(int(subdivide), 1)
-    off = ((np.arange(k) + 0.5) / k - 0.5) * grid.h                     # sub-cell centre offsets
-    sx = VX[:, :, None, None] + off[:, None]
-    sy = VY[:, :, None, None] + off[None, :]
-    shell = np.digitize(np.hypot(sx, sy).reshape(VX.size, k * k), edges) - 1   # (cells, sub-cells)
-    cell = np.repeat(np.arange(VX.size), k * k)
-    shell = shell.ravel()
-    inside = (shell >= 0) & (shell < speed.size)
-    # (cells x shells) weights: a single matmul bins every leading index at once
-    onehot = np.zeros((VX.size, speed.size))
-    np.add.at(onehot, (cell[inside], shell[inside]), grid.h ** 2 / (k * k))
+    M, centres, width, h = speed_shells(f["vx"].values, f["vy"].values, width)
     lead = [d for d in f.dims if d not in ("vx", "vy")]
-    vals = f.transpose(*lead, "vx", "vy").values
-    flat = vals.reshape(-1, VX.size).astype(float)
-    out = (flat @ onehot / np.diff(edges)).reshape(vals.shape[:-2] + (speed.size,))
+    arr = f.transpose(*lead, "vx", "vy").values.astype(float)
+    flat = arr.reshape(arr.shape[:-2] + (-1,))
+    F = flat @ M.T * (h * h / width)               # one matmul bins every leading index at once
     coords = {d: f[d].values for d in lead if d in f.coords}
-    coords["speed"] = speed
-    return xr.DataArray(out, dims=(*lead, "speed"), coords=coords, name="f_radial",
+    coords["speed"] = centres
+    return xr.DataArray(F, dims=(*lead, "speed"), coords=coords, name="F",
                         attrs={"long_name": "radial distribution v * int f dtheta"})
 
 

@@ -11,7 +11,9 @@ import holoviews as hv
 import xarray as xr
 from bokeh.palettes import RdBu, Viridis256, interp_palette
 
-__all__ = ["COEFFICIENTS", "radial_profile", "f_image", "f_images", "radial_curves", "isotropic_view",
+from collop.moments import radial_distribution, speed_shells
+
+__all__ = ["COEFFICIENTS", "f_image", "f_images", "radial_curves", "isotropic_view",
            "coefficient_curves", "coefficient_compare", "loss_curve", "normalised_difference",
            "rollout_triptych", "rollout_panels", "summary_frame", "summary_table", "EMPTY_LOSS"]
 
@@ -37,58 +39,6 @@ def _units(ds, name="velocity_units") -> str:
 
 # --- phase space ------------------------------------------------------------------
 
-def _shells(vx, vy, width: float | None = None):
-    """Shell membership ``M (S, N*M)`` and shell centres for cells on the (vx, vy) grid."""
-    vx, vy = np.asarray(vx, float), np.asarray(vy, float)
-    h = float(np.diff(vx).mean())
-    width = h if width is None else float(width)
-    speed = np.hypot(vx[:, None], vy[None, :]).ravel()
-    x = speed / width - 0.5                        # position in units of shells, 0 at the first centre
-    k0 = np.floor(x).astype(int)
-    frac = x - k0
-    n = k0.max() + 2
-    M = np.zeros((n, speed.size))
-    cells = np.arange(speed.size)
-    low = k0 >= 0                                  # cells below the first centre all go to it
-    np.add.at(M, (np.where(low, k0, 0), cells), np.where(low, 1.0 - frac, 1.0))
-    np.add.at(M, (np.where(low, k0 + 1, 0), cells), np.where(low, frac, 0.0))
-    if not M[-1].any():
-        M = M[:-1]
-    return M, (np.arange(M.shape[0]) + 0.5) * width, width, h
-
-
-def radial_profile(f: xr.DataArray, width: float | None = None) -> xr.DataArray:
-    """The radial distribution ``F(v) = v ∫ f dθ`` of densities ``f(..., vx, vy)``.
-
-    Each cell's mass ``f h²`` is shared between the two speed shells (width
-    ``w``, default one bin; centres ``(k + 1/2) w``) nearest to its speed,
-    linearly (a tent, which keeps the square grid's cell count per shell from
-    making the curve jagged); each shell's mass is divided by ``w``. So
-    ``sum(F) * w == sum(f) * h²``: the profile integrates to the same fraction
-    of particles as the 2-D density.
-
-    Parameters
-    ----------
-    f : xarray.DataArray
-        Densities with trailing dims ``vx, vy`` (any leading dims).
-    width : float, optional
-        Shell width.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``F(..., speed)`` at the shell centres.
-    """
-    M, centres, width, h = _shells(f["vx"].values, f["vy"].values, width)
-    lead = [d for d in f.dims if d not in ("vx", "vy")]
-    arr = f.transpose(*lead, "vx", "vy").values.astype(float)
-    flat = arr.reshape(arr.shape[:-2] + (-1,))
-    F = flat @ M.T * (h * h / width)
-    coords = {d: f[d].values for d in lead if d in f.coords}
-    coords["speed"] = centres
-    return xr.DataArray(F, dims=(*lead, "speed"), coords=coords, name="F")
-
-
 def f_image(ds: xr.Dataset, population: str, time_index: int) -> hv.Image:
     """``f(vx, vy)`` of one population at one frame."""
     da = ds["f"].sel(population=population).isel(time=int(time_index))
@@ -108,7 +58,7 @@ def f_images(ds: xr.Dataset, populations, time_index: int) -> hv.Layout:
 def radial_curves(ds: xr.Dataset, population: str, time_indices) -> hv.Overlay:
     """The radial distribution ``F(v) = v ∫ f dθ`` of a population at several frames (Fig. 2b)."""
     idx = sorted({int(i) for i in time_indices}) or [0]
-    F = radial_profile(ds["f"].sel(population=population).isel(time=idx))
+    F = radial_distribution(ds["f"].sel(population=population).isel(time=idx))
     curves = [hv.Curve((F["speed"].values, F.isel(time=k).values), "speed", "F",
                        label=f"t = {float(F['time'][k]):g}") for k in range(len(idx))]
     return hv.Overlay(curves).opts(
@@ -136,7 +86,7 @@ def isotropic_view(op: xr.Dataset) -> xr.Dataset:
     a_par = A[:, 0] * ux + A[:, 1] * uy
     d_par = D[:, 0, 0] * ux * ux + (D[:, 0, 1] + D[:, 1, 0]) * ux * uy + D[:, 1, 1] * uy * uy
     d_perp = D[:, 0, 0] * uy * uy - (D[:, 0, 1] + D[:, 1, 0]) * ux * uy + D[:, 1, 1] * ux * ux
-    M, centres, _, _ = _shells(vx, vy)
+    M, centres, _, _ = speed_shells(vx, vy)
     count = M.sum(1)
     keep = count > 0
     out = {}

@@ -76,7 +76,6 @@ def run_job(job: dict) -> int:
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     sys.stdout = open(1, "w", buffering=1, closefd=False)
 
-    t0 = time.perf_counter()
     try:
         rc = int(cli_main(list(job["argv"])))
     except KeyboardInterrupt:
@@ -84,11 +83,11 @@ def run_job(job: dict) -> int:
     except BaseException as exc:  # never leave a run without a final status
         print(f"collop: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         rc = 1
-    _finish(run, job, rc, log, time.perf_counter() - t0)
+    _finish(run, job, rc, log)
     return rc
 
 
-def _finish(run, job: dict, rc: int, log: Path, seconds: float) -> None:
+def _finish(run, job: dict, rc: int, log: Path) -> None:
     """Give the run a final status if the command did not."""
     if not run.exists():  # the command refused the job before creating its run
         info = {"id": run.path.name, "kind": job["kind"], "method": job.get("method"),

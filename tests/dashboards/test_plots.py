@@ -6,34 +6,8 @@ import xarray as xr
 
 from collop.datasets import full_operator_dataset, isotropic_operator_dataset
 from collop.grid import VelocityGrid
+from collop.moments import radial_distribution
 from dashboards import plots
-
-
-def _gauss(grid, sigma):
-    VX, VY = grid.mesh()
-    f = np.exp(-(VX ** 2 + VY ** 2) / (2 * sigma ** 2)) / (2 * np.pi * sigma ** 2)
-    return xr.DataArray(f, dims=("vx", "vy"), coords={"vx": grid.vx, "vy": grid.vy})
-
-
-def test_radial_profile_keeps_mass_and_matches_the_maxwellian():
-    grid = VelocityGrid.regular(81, 6.0)
-    sigma = 1.0
-    f = _gauss(grid, sigma)
-    F = plots.radial_profile(f)
-    w = float(F["speed"][1] - F["speed"][0])
-    assert w == pytest.approx(grid.h)
-    assert float(F.sum()) * w == pytest.approx(float(f.sum()) * grid.h ** 2, rel=1e-12)
-    v = F["speed"].values
-    exact = v / sigma ** 2 * np.exp(-v ** 2 / (2 * sigma ** 2))       # v * 2π f(v) for the 2-D Gaussian
-    inside = v < 4.0
-    assert np.abs(F.values[inside] - exact[inside]).max() < 0.03 * exact.max()
-
-
-def test_radial_profile_keeps_leading_dims(fp_data):
-    F = plots.radial_profile(fp_data.ds["f"])
-    assert F.dims == ("population", "time", "speed")
-    mass = fp_data.ds["f"].sum(("vx", "vy")) * fp_data.grid.h ** 2
-    np.testing.assert_allclose(F.sum("speed") * (F.speed[1] - F.speed[0]).item(), mass, rtol=1e-6)
 
 
 def test_f_image_orientation(fp_data):
@@ -51,7 +25,7 @@ def test_f_image_orientation(fp_data):
 def test_radial_curves_overlay(fp_data):
     ov = plots.radial_curves(fp_data.ds, "centre", [0, 9, 0])
     assert isinstance(ov, hv.Overlay) and len(ov) == 2
-    F = plots.radial_profile(fp_data.ds["f"].sel(population="centre").isel(time=9))
+    F = radial_distribution(fp_data.ds["f"].sel(population="centre").isel(time=9))
     np.testing.assert_allclose(ov.values()[1].dimension_values("F"), F.values)
 
 
