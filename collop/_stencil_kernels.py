@@ -30,10 +30,17 @@ def set_kernel_threads(n: int) -> None:
 if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, fastmath=True)
-    def _forward(fp, W, out):  # pragma: no cover - compiled
-        # fp: (S, P, N+2, M+2) zero padded; W: (S, 9, N, M); out: (S, P, N, M)
+    def _forward(fp, W, out, active):  # pragma: no cover - compiled
+        # fp: (S, P, N+2, M+2) zero padded; W: (S, 9, N, M); out: (S, P, N, M);
+        # active: (S,) uint8, groups with 0 are copied unchanged
         S, P, N, M = out.shape
         for s in prange(S):
+            if not active[s]:
+                for p in range(P):
+                    for i in range(N):
+                        for j in range(M):
+                            out[s, p, i, j] = fp[s, p, i + 1, j + 1]
+                continue
             for p in range(P):
                 for i in range(N):
                     for j in range(M):
@@ -45,10 +52,17 @@ if HAVE_NUMBA:
                                 out[s, p, i, j] += W[s, k, i, j] * fp[s, p, i + di, j + dj]
 
     @njit(parallel=True, cache=True, fastmath=True)
-    def _backward(fp, W, gp, gf, gW):  # pragma: no cover - compiled
-        # gp: (S, P, N+2, M+2) zero-padded upstream gradient; gW is accumulated into
+    def _backward(fp, W, gp, gf, gW, active):  # pragma: no cover - compiled
+        # gp: (S, P, N+2, M+2) zero-padded upstream gradient; gW is accumulated into;
+        # inactive groups pass the gradient through (identity step)
         S, P, N, M = gf.shape
         for s in prange(S):
+            if not active[s]:
+                for p in range(P):
+                    for i in range(N):
+                        for j in range(M):
+                            gf[s, p, i, j] = gp[s, p, i + 1, j + 1]
+                continue
             for i in range(N):
                 for p in range(P):
                     for di in range(3):
@@ -116,19 +130,27 @@ def _pad(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def stencil_forward(f: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``f + sum_k W_k shift_k(f)`` for ``f (S, P, N, M)`` and ``W (S, 9, N, M)``."""
+def _active(active, S: int) -> np.ndarray:
+    return np.ones(S, dtype=np.uint8) if active is None else np.ascontiguousarray(active, dtype=np.uint8)
+
+
+def stencil_forward(f: np.ndarray, W: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+    """``f + sum_k W_k shift_k(f)`` for ``f (S, P, N, M)`` and ``W (S, 9, N, M)``.
+
+    ``active`` (S,) bool, optional: groups where it is False are returned unchanged.
+    """
     out = np.empty_like(f)
-    _forward(_pad(f), W, out)
+    _forward(_pad(f), W, out, _active(active, f.shape[0]))
     return out
 
 
-def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray, gW: np.ndarray | None = None):
-    """Gradients of ``sum(g * stencil_forward(f, W))`` with respect to ``f`` and ``W``.
+def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray, gW: np.ndarray | None = None,
+                     active: np.ndarray | None = None):
+    """Gradients of ``sum(g * stencil_forward(f, W, active))`` with respect to ``f`` and ``W``.
 
     The gradient of ``W`` is added to ``gW`` when given (in place), else to zeros.
     """
     gf = np.empty_like(f)
     gW = np.zeros_like(W) if gW is None else gW
-    _backward(_pad(f), W, _pad(g), gf, gW)
+    _backward(_pad(f), W, _pad(g), gf, gW, _active(active, f.shape[0]))
     return gf, gW

@@ -190,22 +190,27 @@ class _UnrolledMAE(torch.autograd.Function):
     """Sum over ``u`` of ``sum|f_u - fs[u]|`` for forward-Euler unrolls, fused.
 
     Forward and adjoint run in the numba kernels with the per-frame stencils
-    sliced in place, so no autograd graph is built per step.
+    sliced in place, so no autograd graph is built per step. ``counts`` holds
+    each frame's sub-steps; start frames whose current frame needs fewer
+    sub-steps than others are masked out of the extra ones.
     """
 
     @staticmethod
-    def forward(ctx, Wdt, fs, nu, n_sub):
+    def forward(ctx, Wdt, fs, nu, counts):
         W = Wdt.detach().numpy()
         F_ = fs.detach().numpy()
         S = F_.shape[0] - nu
         f = np.ascontiguousarray(F_[:S])
-        states, total = [f], 0.0
+        frames, total = [], 0.0
         for u in range(nu):
-            for _ in range(n_sub):
-                f = _k.stencil_forward(f, W[u:u + S])
+            c = counts[u:u + S]
+            states = [f]
+            for k in range(int(c.max())):
+                f = _k.stencil_forward(f, W[u:u + S], None if c.min() > k else c > k)
                 states.append(f)
+            frames.append(states)
             total += _k.abs_diff_sum(f, F_[u + 1:u + 1 + S])
-        ctx.states, ctx.nu, ctx.n_sub, ctx.S = states, nu, n_sub, S
+        ctx.frames, ctx.nu, ctx.counts, ctx.S = frames, nu, counts, S
         ctx.save_for_backward(Wdt, fs)
         return torch.tensor(total, dtype=torch.float64)
 
@@ -213,13 +218,16 @@ class _UnrolledMAE(torch.autograd.Function):
     def backward(ctx, gl):
         Wdt, fs = ctx.saved_tensors
         W, F_ = Wdt.detach().numpy(), fs.detach().numpy()
-        nu, n_sub, S, states = ctx.nu, ctx.n_sub, ctx.S, ctx.states
+        nu, counts, S = ctx.nu, ctx.counts, ctx.S
         gW = np.zeros_like(W)
-        g = np.zeros_like(states[0])
+        g = np.zeros_like(ctx.frames[0][0])
         for u in reversed(range(nu)):
-            _k.abs_diff_grad(states[(u + 1) * n_sub], F_[u + 1:u + 1 + S], float(gl), g)
-            for k in reversed(range(n_sub)):
-                g, _ = _k.stencil_backward(states[u * n_sub + k], W[u:u + S], g, gW[u:u + S])
+            states, c = ctx.frames[u], counts[u:u + S]
+            _k.abs_diff_grad(states[-1], F_[u + 1:u + 1 + S], float(gl), g)
+            for k in reversed(range(len(states) - 1)):
+                g, _ = _k.stencil_backward(states[k], W[u:u + S], g, gW[u:u + S],
+                                           None if c.min() > k else c > k)
+        ctx.frames = None
         return torch.from_numpy(gW), None, None, None
 
 
@@ -263,7 +271,8 @@ def stencil_tendency(f: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     return _torch_stencil(f, W) - f
 
 
-def stable_substeps(W: torch.Tensor, dt, *, safety: float = 0.9, max_substeps: int = 10_000) -> int:
+def stable_substeps(W: torch.Tensor, dt, *, safety: float = 0.9, max_substeps: int = 10_000,
+                    per_frame: bool = False):
     """Forward-Euler sub-steps per frame that keep every frame's operator stable.
 
     Two bounds, the stricter wins:
@@ -289,21 +298,33 @@ def stable_substeps(W: torch.Tensor, dt, *, safety: float = 0.9, max_substeps: i
         Stencil weights (1/time) of the frames.
     dt : float or Tensor of shape (T,)
         Frame intervals (time units).
+    per_frame : bool
+        Return each frame's own count, ``ndarray (T,)`` of int, instead of the
+        largest one. The solver then sub-steps each frame only as finely as
+        that frame needs.
     """
+    T = W.shape[0]
     with torch.no_grad():
         if not bool(torch.isfinite(W).all()):
-            return 1
+            return np.ones(T, dtype=np.int64) if per_frame else 1
         dt = torch.as_tensor(dt, dtype=W.dtype, device=W.device)
         dt = dt if dt.ndim == 0 else dt[:, None, None]
-        need = (W.abs().sum(1) * dt).amax() / (2.0 * safety)
+        need = (W.abs().sum(1) * dt).amax((-2, -1)) / (2.0 * safety)          # (T,)
         for km, kp in ((1, 7), (3, 5)):   # (-1, 0)/(+1, 0) and (0, -1)/(0, +1) neighbours
             diff, both = W[:, km] - W[:, kp], W[:, km] + W[:, kp]
             denom = torch.maximum(both, 0.1 * diff.abs())
             rate = torch.where(denom > 0, diff * diff / torch.where(denom > 0, denom, torch.ones_like(denom)),
                                torch.zeros_like(denom))
-            need = torch.maximum(need, (rate * dt).amax() / safety)
-        need = float(need)
-    return int(min(max_substeps, max(1, math.ceil(need))))
+            need = torch.maximum(need, (rate * dt).amax((-2, -1)) / safety)
+        need = need.cpu().numpy()
+    counts = np.clip(np.ceil(need), 1, max_substeps).astype(np.int64)
+    return counts if per_frame else int(counts.max())
+
+
+def _counts(n_sub, T: int) -> np.ndarray:
+    """Sub-steps per frame as ``ndarray (T,)`` of int from an int or a sequence."""
+    c = np.asarray(n_sub, dtype=np.int64)
+    return np.broadcast_to(c, (T,)).copy() if c.ndim == 0 else c[:T].copy()
 
 
 # --- time integration --------------------------------------------------------------
@@ -330,17 +351,20 @@ class GridSolver:
         """Advance ``f`` by one sub-step; ``Wdt`` is the stencil times the sub-step."""
         raise NotImplementedError
 
-    def substeps(self, W: torch.Tensor, dt) -> int:
-        return self.n_substeps or stable_substeps(W, dt)
+    def substeps(self, W: torch.Tensor, dt) -> np.ndarray:
+        """Sub-steps of each frame, ``ndarray (T,)``: the fixed count, or each frame's stability bound."""
+        if self.n_substeps:
+            return _counts(self.n_substeps, W.shape[0])
+        return stable_substeps(W, dt, per_frame=True)
 
-    def scaled(self, W: torch.Tensor, dt, n_sub: int) -> torch.Tensor:
-        """Stencil per frame times the sub-step ``dt / n_sub``."""
-        dt = torch.as_tensor(dt, dtype=W.dtype, device=W.device)
-        if dt.ndim == 0:
-            return W * (dt / n_sub)
-        return W * (dt / n_sub)[:, None, None, None]
+    def scaled(self, W: torch.Tensor, dt, n_sub) -> torch.Tensor:
+        """Stencil per frame times its sub-step ``dt / n_sub`` (``n_sub``: int or per frame)."""
+        T = W.shape[0]
+        dt = torch.as_tensor(dt, dtype=W.dtype, device=W.device).expand(T)
+        n = torch.as_tensor(_counts(n_sub, T), dtype=W.dtype, device=W.device)
+        return W * (dt / n)[:, None, None, None]
 
-    def unrolled_abs_error(self, Wdt: torch.Tensor, fs: torch.Tensor, nu: int, n_sub: int) -> torch.Tensor:
+    def unrolled_abs_error(self, Wdt: torch.Tensor, fs: torch.Tensor, nu: int, n_sub) -> torch.Tensor:
         """``sum_u sum |f_hat(t + u) - f(t + u)|`` over all start frames ``t``.
 
         Parameters
@@ -351,12 +375,19 @@ class GridSolver:
             The record, frame-major; every frame ``t <= T-1-nu`` is a start.
         nu : int
             Frames unrolled from each start.
+        n_sub : int or array (T-1,)
+            Sub-steps of each frame.
         """
         S = fs.shape[0] - nu
+        counts = _counts(n_sub, Wdt.shape[0])
         f = fs[:S]
         loss = fs.new_zeros((), dtype=torch.float64)
         for u in range(nu):
-            f = self.advance(f, Wdt[u:u + S], n_sub)
+            c = counts[u:u + S]
+            for k in range(int(c.max())):
+                step = self.step(f, Wdt[u:u + S])
+                f = step if c.min() > k else torch.where(
+                    torch.as_tensor(c > k, device=f.device)[:, None, None, None], step, f)
             loss = loss + abs_diff_sum(f, fs[u + 1:u + 1 + S])
         return loss
 
@@ -367,7 +398,7 @@ class GridSolver:
         return f
 
     def rollout(self, f0: torch.Tensor, W: torch.Tensor, dt, n_frames: int,
-                n_sub: int | None = None) -> torch.Tensor:
+                n_sub=None) -> torch.Tensor:
         """Roll ``f0`` forward ``n_frames`` frames.
 
         Parameters
@@ -378,6 +409,8 @@ class GridSolver:
             Stencil of each frame (1/time); frame ``k`` advances ``k -> k+1``.
         dt : float or Tensor (>= n_frames,)
             Frame intervals.
+        n_sub : int or array (n_frames,), optional
+            Sub-steps per frame; by default :meth:`substeps`.
 
         Returns
         -------
@@ -387,12 +420,12 @@ class GridSolver:
         W = W[:n_frames]
         if torch.as_tensor(dt).ndim:
             dt = torch.as_tensor(dt)[:n_frames]
-        n_sub = n_sub or self.substeps(W, dt)
-        Wdt = self.scaled(W, dt, n_sub)
+        counts = self.substeps(W, dt) if n_sub is None else _counts(n_sub, n_frames)
+        Wdt = self.scaled(W, dt, counts)
         f = f0[None]
         out = [f0]
         for k in range(n_frames):
-            f = self.advance(f, Wdt[k:k + 1], n_sub)
+            f = self.advance(f, Wdt[k:k + 1], int(counts[k]))
             out.append(f[0])
         return torch.stack(out, dim=1)
 
@@ -406,7 +439,7 @@ class ForwardEuler(GridSolver):
 
     def unrolled_abs_error(self, Wdt, fs, nu, n_sub):
         if self.backend != "torch" and _use_kernel(fs, Wdt) and not fs.requires_grad:
-            return _UnrolledMAE.apply(Wdt.contiguous(), fs.contiguous(), nu, n_sub)
+            return _UnrolledMAE.apply(Wdt.contiguous(), fs.contiguous(), nu, _counts(n_sub, Wdt.shape[0]))
         return super().unrolled_abs_error(Wdt, fs, nu, n_sub)
 
 

@@ -124,7 +124,8 @@ class Trainer:
     best_loss_ : float
         Lowest training loss of the last stage reached.
     history_ : list of dict
-        ``stage, epoch, loss, n_substeps`` per epoch.
+        ``stage, epoch, loss, n_substeps, mean_substeps, seconds`` per epoch
+        (the largest and the mean sub-steps per frame).
     train_seconds_ : float
     """
 
@@ -173,7 +174,7 @@ class Trainer:
         S = T - nu
         W = op.stencil(data.grid, data.times[:-1], dtype=self.dtype)   # (T-1, 9, N, M)
         dt = torch.as_tensor(data.dt, dtype=self.dtype)
-        n_sub = self.solver.substeps(W.detach(), dt)
+        n_sub = self.solver.substeps(W.detach(), dt)          # per frame
         Wdt = self.solver.scaled(W, dt, n_sub)
         loss = self.solver.unrolled_abs_error(Wdt, fs, nu, n_sub) / (nu * fs[:S].numel())
         if self.reg > 0:
@@ -224,7 +225,8 @@ class Trainer:
                 opt.step()
                 op.project_()
                 seconds = time.perf_counter() - t_start
-                rec = {"stage": st.stage, "epoch": st.epoch, "loss": lv, "n_substeps": n_sub,
+                rec = {"stage": st.stage, "epoch": st.epoch, "loss": lv,
+                       "n_substeps": int(np.max(n_sub)), "mean_substeps": float(np.mean(n_sub)),
                        "seconds": seconds}
                 st.history.append(rec)
                 st.epoch += 1

@@ -425,3 +425,19 @@ def test_heun_agrees_with_euler_to_first_order_and_is_more_accurate(make_iso, ma
     one = [(Heun().step(f, W * s) - ForwardEuler().step(f, W * s)).abs().max().item()
            for s in (0.02, 0.01)]
     assert one[0] / one[1] == pytest.approx(4.0, rel=1e-6)
+
+
+def test_stable_substeps_per_frame(make_iso):
+    """Per-frame counts: each frame's own bound; their maximum is the scalar answer."""
+    grid = VelocityGrid.regular(21, 4.0)
+    Ws = [_stencil(make_iso(grid, [0.0], 0.0, D, D), grid, [0.0]) for D in (1.0, 5.0, 50.0)]
+    W, dt = torch.cat(Ws), 0.1
+    per = stable_substeps(W, dt, per_frame=True)
+    assert per.tolist() == [stable_substeps(w, dt) for w in Ws]
+    assert per[0] < per[2] == 77 and int(per.max()) == stable_substeps(W, dt)
+    assert stable_substeps(W * float("nan"), dt, per_frame=True).tolist() == [1, 1, 1]
+    # a rollout with per-frame counts stays bounded (maximum principle) while using fewer steps
+    f0 = torch.rand(2, 21, 21, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = ForwardEuler().rollout(f0, W, dt, 3)
+    peak = out.abs().amax((-2, -1))
+    assert (peak <= peak[:, :1] * (1 + 1e-12)).all()
