@@ -410,7 +410,28 @@ def sample_population(v0, shape, n: int, seed=None, *, name: str | None = None,
     return acc, rep
 
 
-def histogram(v, grid: VelocityGrid, *, max_elements: int = 1 << 24):
+DEPOSITS = ("ngp", "cic", "tsc")
+
+
+def _shape_weights(x, deposit: str):
+    """Cell offsets and weights of the particle shape along one axis.
+
+    ``x`` is the position in bin units relative to the first bin centre.
+    Returns a list of ``(index, weight)`` pairs (arrays like ``x``) whose weights
+    sum to one for every particle: cloud in cell (``cic``, linear) or
+    triangular shaped cloud (``tsc``, quadratic spline), as in PIC charge
+    deposition.
+    """
+    if deposit == "cic":
+        i = np.floor(x)
+        w = x - i
+        return [(i, 1.0 - w), (i + 1, w)]
+    i = np.floor(x + 0.5)
+    d = x - i
+    return [(i - 1, 0.5 * (0.5 - d) ** 2), (i, 0.75 - d * d), (i + 1, 0.5 * (0.5 + d) ** 2)]
+
+
+def histogram(v, grid: VelocityGrid, *, deposit: str = "ngp", max_elements: int = 1 << 24):
     """Density of particles on ``grid`` at every frame.
 
     Parameters
@@ -418,33 +439,62 @@ def histogram(v, grid: VelocityGrid, *, max_elements: int = 1 << 24):
     v : ndarray, shape (T, n, 2) or (n, 2)
         Velocities (grid units) of the same ``n`` particles at ``T`` frames.
     grid : VelocityGrid
-        Bin centres; a particle is in the bin whose half-open cell
+        Bin centres; with ``ngp`` a particle is in the bin whose half-open cell
         ``[edge_k, edge_k+1)`` contains it.
+    deposit : {"ngp", "cic", "tsc"}
+        Particle shape: the plain histogram (``ngp``, the paper's), or a
+        linear (``cic``) or quadratic (``tsc``) shape spread over 2 x 2 or 3 x 3
+        bins. Mass and mean velocity are deposited exactly; the shapes add a
+        variance per axis of ``h**2/4`` (tsc, exactly) or ``w (1 - w) h**2``
+        (cic, ``w`` the position within the bin; ``h**2/6`` on average). See Notes.
     max_elements : int
         Frames are binned in chunks of about this many particles (memory bound).
 
     Returns
     -------
     ndarray, shape (T, nvx, nvy) or (nvx, nvy), float32
-        ``f`` with ``sum(f) * h**2`` = fraction of the ``n`` particles inside the grid.
+        ``f`` with ``sum(f) * h**2`` = fraction of the ``n`` particles' mass
+        deposited inside the grid.
+
+    Notes
+    -----
+    With ``ngp`` a particle's contribution jumps when it crosses a bin edge,
+    so over a frame in which particles move a fraction of a bin the
+    histogram's bin-scale noise changes by ``O(sqrt(D dt) / h)``, while a
+    Fokker-Planck operator on the grid changes it only by ``O(D dt / h**2)``.
+    Smooth shapes make each bin's value a smooth function of the particle
+    velocities, so the noise evolves diffusively, like the operator predicts
+    (see the README, "Noise bias").
     """
+    if deposit not in DEPOSITS:
+        raise CollopError(f"unknown deposit {deposit!r}; expected one of {', '.join(DEPOSITS)}")
     v = np.asarray(v)
     single = v.ndim == 2
     v = v[None] if single else v
     T, n = v.shape[:2]
     nx, ny = grid.shape
     h = grid.h
-    x0, y0 = grid.edges_x[0], grid.edges_y[0]
+    x0, y0 = grid.vx[0], grid.vy[0]
     out = np.zeros((T, nx * ny), dtype=np.float64)
     step = max(1, max_elements // max(n, 1))
     for a in range(0, T, step):
         blk = v[a:a + step]
-        ix = np.floor((blk[..., 0] - x0) / h)
-        iy = np.floor((blk[..., 1] - y0) / h)
-        ok = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-        flat = np.arange(len(blk))[:, None] * (nx * ny) + ix * ny + iy
-        cnt = np.bincount(flat[ok].astype(np.int64), minlength=len(blk) * nx * ny)
-        out[a:a + len(blk)] = cnt.reshape(len(blk), nx * ny)
+        frame = np.arange(len(blk))[:, None] * (nx * ny)
+        if deposit == "ngp":   # bin edges as in the docstring: [edge_k, edge_k+1)
+            wx = [(np.floor((blk[..., 0] - grid.edges_x[0]) / h), None)]
+            wy = [(np.floor((blk[..., 1] - grid.edges_y[0]) / h), None)]
+        else:
+            wx = _shape_weights((blk[..., 0] - x0) / h, deposit)
+            wy = _shape_weights((blk[..., 1] - y0) / h, deposit)
+        acc = np.zeros(len(blk) * nx * ny)
+        for ix, ax in wx:
+            okx = (ix >= 0) & (ix < nx)
+            for iy, ay in wy:
+                ok = okx & (iy >= 0) & (iy < ny)
+                flat = (frame + ix * ny + iy)[ok].astype(np.int64)
+                acc += np.bincount(flat, weights=None if ax is None else (ax * ay)[ok],
+                                   minlength=len(blk) * nx * ny)
+        out[a:a + len(blk)] = acc.reshape(len(blk), nx * ny)
     f = (out / (max(n, 1) * h * h)).reshape(T, nx, ny).astype(np.float32)
     return f[0] if single else f
 
@@ -452,7 +502,7 @@ def histogram(v, grid: VelocityGrid, *, max_elements: int = 1 << 24):
 def build_phasespace(particles: xr.Dataset, populations, *, grid: VelocityGrid | None = None,
                      n_bins: int = 51, vmax: float | None = None, t0: int = 0,
                      n_particles: int = 300_000, seed: int = 0, unit: float = 1.0,
-                     progress: bool = False, frames_per_read: int = 8) -> xr.Dataset:
+                     progress: bool = False, frames_per_read: int = 8, deposit: str = "ngp") -> xr.Dataset:
     """Phase-space evolution of sub-populations sampled from a particles dataset.
 
     Parameters
@@ -479,6 +529,9 @@ def build_phasespace(particles: xr.Dataset, populations, *, grid: VelocityGrid |
         Show a tqdm progress bar over frame chunks.
     frames_per_read : int
         Frames read from ``particles`` at a time.
+    deposit : {"ngp", "cic", "tsc"}
+        Particle shape of the histograms (:func:`histogram`); recorded in
+        ``attrs["deposit"]``.
 
     Returns
     -------
@@ -487,6 +540,8 @@ def build_phasespace(particles: xr.Dataset, populations, *, grid: VelocityGrid |
         from ``t0`` on, with ``n_particles``, ``acceptance_rate`` and ``ess``
         per population and the sampling reports (JSON) in ``attrs["sampling"]``.
     """
+    if deposit not in DEPOSITS:
+        raise CollopError(f"unknown deposit {deposit!r}; expected one of {', '.join(DEPOSITS)}")
     if "run" in particles["v"].dims:
         raise CollopError("build_phasespace: particles with a 'run' dimension are not supported; "
                           "select one run first, e.g. ds.isel(run=0)")
@@ -521,11 +576,12 @@ def build_phasespace(particles: xr.Dataset, populations, *, grid: VelocityGrid |
     for a in starts:
         blk = np.asarray(v.isel(time=slice(a, a + frames_per_read)).values)
         for p, name in enumerate(shapes):
-            f[p, a - t0:a - t0 + len(blk)] = histogram(blk[:, idx[name]][..., cxy], grid)
+            f[p, a - t0:a - t0 + len(blk)] = histogram(blk[:, idx[name]][..., cxy], grid, deposit=deposit)
     src = particles.encoding.get("source") or particles.attrs.get("source", "unknown")
     sampling = [dict(asdict(rep), shape=repr(s)) for rep, s in zip(reports, shapes.values())]
     attrs = {"particles_source": str(src), "t0": int(t0), "t0_time": float(times[0]), "seed": int(seed),
-             "unit": float(unit), "n_requested": int(n_particles), "sampling": json.dumps(sampling)}
+             "unit": float(unit), "n_requested": int(n_particles), "sampling": json.dumps(sampling),
+             "deposit": deposit}
     extra = {k: ("population", np.array([getattr(r, k) for r in reports], dtype=float))
              for k in ("acceptance_rate", "ess", "ess_fraction", "clipped_fraction", "outside_fraction")}
     return phasespace_dataset(

@@ -167,6 +167,37 @@ def test_histogram_normalisation():
     np.testing.assert_array_equal(histogram(v, grid, max_elements=3000), f)
 
 
+@pytest.mark.parametrize("deposit, shape_var", [("cic", 1 / 6), ("tsc", 1 / 4)])
+def test_smooth_deposits_keep_mass_and_mean_and_add_known_variance(deposit, shape_var):
+    """Shape deposits are partitions of unity with zero mean, so mass and the mean velocity are exact
+    (to float32 round-off, 1e-6 relative), and the second moment grows by the shape's variance:
+    h^2/4 exactly for tsc; w(1-w) h^2 for cic (w: position within the bin), h^2/6 on average, so
+    for cic the tolerance is 5 standard errors of that average (std of w(1-w) is 0.075 h^2)."""
+    grid = VelocityGrid.regular(41, 5.0)
+    h = grid.h
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal((3, 20_000, 2)) * np.array([0.5, 0.7, 0.9])[:, None, None] + 0.3
+    f = histogram(v, grid, deposit=deposit).astype(np.float64)
+    VX, VY = grid.mesh()
+    mass = f.sum((1, 2)) * h * h
+    np.testing.assert_allclose(mass, 1.0, rtol=1e-6)
+    for k in range(3):
+        mx = (f[k] * VX).sum() * h * h
+        vxx = (f[k] * VX ** 2).sum() * h * h
+        np.testing.assert_allclose(mx, v[k, :, 0].mean(), atol=1e-5)
+        tol = 1e-5 * vxx if deposit == "tsc" else 5 * 0.075 * h * h / np.sqrt(v.shape[1])
+        np.testing.assert_allclose(vxx, (v[k, :, 0] ** 2).mean() + shape_var * h * h, atol=tol)
+    # a single particle on a bin centre: cic puts it in that bin, tsc spreads 1/8, 3/4, 1/8 per axis
+    one = histogram(np.array([[grid.vx[20], grid.vy[20]]]), grid, deposit=deposit) * h * h
+    w = {"cic": [0.0, 1.0, 0.0], "tsc": [0.125, 0.75, 0.125]}[deposit]
+    np.testing.assert_allclose(one[19:22, 19:22], np.outer(w, w), atol=1e-7)
+
+
+def test_unknown_deposit_is_an_error():
+    with pytest.raises(CollopError, match="unknown deposit 'box'"):
+        histogram(np.zeros((3, 2)), VelocityGrid.regular(5, 1.0), deposit="box")
+
+
 def _particles(n=80_000, frames=5, seed=0):
     rng = np.random.default_rng(seed)
     v0 = Maxwellian(1.5).sample(n, rng)
