@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
 __all__ = ["HAVE_NUMBA", "stencil_forward", "stencil_backward", "abs_diff_sum", "abs_diff_grad",
-           "set_kernel_threads"]
+           "stability_rates", "set_kernel_threads"]
 
 
 def set_kernel_threads(n: int) -> None:
@@ -109,6 +109,43 @@ if HAVE_NUMBA:
                     out[s, r] += g
                 elif d < 0:
                     out[s, r] -= g
+
+
+    @njit(parallel=True, cache=True)
+    def _stability_rates(W, out):  # pragma: no cover - compiled
+        # out[t, 0] = max over cells of sum_k |W_k|; out[t, 1] = max of the centred-drift rate
+        # (see collop.solvers.stable_substeps); NaN when any weight of the frame is not finite
+        T, K, N, M = W.shape
+        for t in prange(T):
+            g = 0.0
+            d = 0.0
+            bad = False
+            for i in range(N):
+                for j in range(M):
+                    acc = 0.0
+                    for k in range(K):
+                        w = W[t, k, i, j]
+                        if not np.isfinite(w):
+                            bad = True
+                        acc += abs(w)
+                    g = max(g, acc)
+                    for km, kp in ((1, 7), (3, 5)):
+                        diff = W[t, km, i, j] - W[t, kp, i, j]
+                        den = max(W[t, km, i, j] + W[t, kp, i, j], 0.1 * abs(diff))
+                        if den > 0:
+                            d = max(d, diff * diff / den)
+            out[t, 0] = np.nan if bad else g
+            out[t, 1] = np.nan if bad else d
+
+
+def stability_rates(W: np.ndarray) -> np.ndarray:
+    """Per frame ``(max sum_k |W_k|, max centred-drift rate)`` of stencils ``W (T, 9, N, M)``: ``(T, 2)``.
+
+    NaN rows mark frames with non-finite weights.
+    """
+    out = np.empty((W.shape[0], 2), dtype=np.float64)
+    _stability_rates(W, out)
+    return out
 
 
 def abs_diff_sum(a: np.ndarray, b: np.ndarray) -> float:

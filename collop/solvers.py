@@ -305,18 +305,24 @@ def stable_substeps(W: torch.Tensor, dt, *, safety: float = 0.9, max_substeps: i
     """
     T = W.shape[0]
     with torch.no_grad():
-        if not bool(torch.isfinite(W).all()):
+        dtt = torch.as_tensor(dt, dtype=torch.float64).expand(T).cpu().numpy()
+        if _use_kernel(W, W):
+            rates = _k.stability_rates(W.detach().contiguous().numpy())      # (T, 2)
+        else:
+            Wd = W.detach()
+            gersh = Wd.abs().sum(1).amax((-2, -1))
+            drift = torch.zeros_like(gersh)
+            for km, kp in ((1, 7), (3, 5)):   # (-1, 0)/(+1, 0) and (0, -1)/(0, +1) neighbours
+                diff, both = Wd[:, km] - Wd[:, kp], Wd[:, km] + Wd[:, kp]
+                denom = torch.maximum(both, 0.1 * diff.abs())
+                rate = torch.where(denom > 0, diff * diff / torch.where(denom > 0, denom, torch.ones_like(denom)),
+                                   torch.zeros_like(denom))
+                drift = torch.maximum(drift, rate.amax((-2, -1)))
+            rates = torch.stack([gersh, drift], -1).double().cpu().numpy()
+            rates[~torch.isfinite(Wd).reshape(T, -1).all(1).cpu().numpy()] = np.nan
+        if not np.isfinite(rates).all():
             return np.ones(T, dtype=np.int64) if per_frame else 1
-        dt = torch.as_tensor(dt, dtype=W.dtype, device=W.device)
-        dt = dt if dt.ndim == 0 else dt[:, None, None]
-        need = (W.abs().sum(1) * dt).amax((-2, -1)) / (2.0 * safety)          # (T,)
-        for km, kp in ((1, 7), (3, 5)):   # (-1, 0)/(+1, 0) and (0, -1)/(0, +1) neighbours
-            diff, both = W[:, km] - W[:, kp], W[:, km] + W[:, kp]
-            denom = torch.maximum(both, 0.1 * diff.abs())
-            rate = torch.where(denom > 0, diff * diff / torch.where(denom > 0, denom, torch.ones_like(denom)),
-                               torch.zeros_like(denom))
-            need = torch.maximum(need, (rate * dt).amax((-2, -1)) / safety)
-        need = need.cpu().numpy()
+        need = np.maximum(rates[:, 0] * dtt / (2.0 * safety), rates[:, 1] * dtt / safety)
     counts = np.clip(np.ceil(need), 1, max_substeps).astype(np.int64)
     return counts if per_frame else int(counts.max())
 
