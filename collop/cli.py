@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--unit", type=_positive_float, default=1.0, metavar="U",
                     help="velocity unit of the population names")
     ps.add_argument("--seed", type=int, default=0)
+    ps.add_argument("--deposit", choices=("ngp", "cic", "tsc"), default="ngp",
+                    help="particle shape of the histograms: ngp (plain histogram, default), "
+                         "cic (linear) or tsc (quadratic)")
     ps.add_argument("--out", required=True, metavar="FILE.nc")
     ps.set_defaults(func=cmd_phasespace)
 
@@ -718,7 +721,8 @@ def cmd_phasespace(args) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = build_phasespace(parts, names, grid=grid, t0=args.t0, n_particles=args.n_particles,
-                                  seed=args.seed, unit=args.unit, progress=not args.quiet)
+                                  seed=args.seed, unit=args.unit, progress=not args.quiet,
+                                  deposit=args.deposit)
         for w in caught:
             print(f"collop: warning: {_one_line(w.message)}", file=sys.stderr)
     finally:
