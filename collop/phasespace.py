@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import ndtr, ndtri
 
+from . import _deposit_kernels as _dk
 from .datasets import phasespace_dataset
 from .grid import VelocityGrid
 from .schema import CollopError
@@ -431,7 +432,8 @@ def _shape_weights(x, deposit: str):
     return [(i - 1, 0.5 * (0.5 - d) ** 2), (i, 0.75 - d * d), (i + 1, 0.5 * (0.5 + d) ** 2)]
 
 
-def histogram(v, grid: VelocityGrid, *, deposit: str = "ngp", max_elements: int = 1 << 24):
+def histogram(v, grid: VelocityGrid, *, deposit: str = "ngp", max_elements: int = 1 << 24,
+              backend: str = "auto"):
     """Density of particles on ``grid`` at every frame.
 
     Parameters
@@ -449,6 +451,9 @@ def histogram(v, grid: VelocityGrid, *, deposit: str = "ngp", max_elements: int 
         (cic, ``w`` the position within the bin; ``h**2/6`` on average). See Notes.
     max_elements : int
         Frames are binned in chunks of about this many particles (memory bound).
+    backend : {"auto", "numpy"}
+        ``auto`` deposits cic/tsc with a fused numba kernel; ``numpy`` is the
+        reference path.
 
     Returns
     -------
@@ -475,6 +480,10 @@ def histogram(v, grid: VelocityGrid, *, deposit: str = "ngp", max_elements: int 
     nx, ny = grid.shape
     h = grid.h
     x0, y0 = grid.vx[0], grid.vy[0]
+    if deposit != "ngp" and backend == "auto" and _dk.HAVE_NUMBA:
+        out = _dk.deposit(v, x0, y0, h, grid.shape, DEPOSITS.index(deposit))
+        f = (out / (max(n, 1) * h * h)).astype(np.float32)
+        return f[0] if single else f
     out = np.zeros((T, nx * ny), dtype=np.float64)
     step = max(1, max_elements // max(n, 1))
     for a in range(0, T, step):
