@@ -30,50 +30,55 @@ def set_kernel_threads(n: int) -> None:
 if HAVE_NUMBA:
 
     @njit(parallel=True, cache=True, fastmath=True)
-    def _forward(fp, W, out, active):  # pragma: no cover - compiled
-        # fp: (S, P, N+2, M+2) zero padded; W: (S, 9, N, M); out: (S, P, N, M);
-        # active: (S,) uint8, groups with 0 are copied unchanged
-        S, P, N, M = out.shape
+    def _forward(fp, W, outp, active):  # pragma: no cover - compiled
+        # fp, outp: (S, P, N+2, M+2) zero padded (outp's border is written as zeros);
+        # W: (S, 9, N, M); active: (S,) uint8, groups with 0 are copied unchanged
+        S, P, N2, M2 = outp.shape
+        N, M = N2 - 2, M2 - 2
         for s in prange(S):
-            if not active[s]:
-                for p in range(P):
-                    for i in range(N):
-                        for j in range(M):
-                            out[s, p, i, j] = fp[s, p, i + 1, j + 1]
-                continue
             for p in range(P):
+                for j in range(M2):
+                    outp[s, p, 0, j] = 0.0
+                    outp[s, p, N + 1, j] = 0.0
                 for i in range(N):
+                    outp[s, p, i + 1, 0] = 0.0
+                    outp[s, p, i + 1, M + 1] = 0.0
                     for j in range(M):
-                        out[s, p, i, j] = fp[s, p, i + 1, j + 1]
+                        outp[s, p, i + 1, j + 1] = fp[s, p, i + 1, j + 1]
+                    if not active[s]:
+                        continue
                     for di in range(3):
                         for dj in range(3):
                             k = di * 3 + dj
                             for j in range(M):
-                                out[s, p, i, j] += W[s, k, i, j] * fp[s, p, i + di, j + dj]
+                                outp[s, p, i + 1, j + 1] += W[s, k, i, j] * fp[s, p, i + di, j + dj]
 
     @njit(parallel=True, cache=True, fastmath=True)
-    def _backward(fp, W, gp, gf, gW, active):  # pragma: no cover - compiled
-        # gp: (S, P, N+2, M+2) zero-padded upstream gradient; gW is accumulated into;
-        # inactive groups pass the gradient through (identity step)
-        S, P, N, M = gf.shape
+    def _backward(fp, W, gp, gfp, gW, active):  # pragma: no cover - compiled
+        # gp: (S, P, N+2, M+2) zero-padded upstream gradient; gfp: padded output (border
+        # written as zeros); gW is accumulated into; inactive groups pass the gradient through
+        S, P, N2, M2 = gfp.shape
+        N, M = N2 - 2, M2 - 2
         for s in prange(S):
-            if not active[s]:
-                for p in range(P):
-                    for i in range(N):
-                        for j in range(M):
-                            gf[s, p, i, j] = gp[s, p, i + 1, j + 1]
-                continue
-            for i in range(N):
-                for p in range(P):
-                    for di in range(3):
-                        for dj in range(3):
-                            k = di * 3 + dj
-                            for j in range(M):
-                                gW[s, k, i, j] += gp[s, p, i + 1, j + 1] * fp[s, p, i + di, j + dj]
-            for p in range(P):
+            if active[s]:
                 for i in range(N):
+                    for p in range(P):
+                        for di in range(3):
+                            for dj in range(3):
+                                k = di * 3 + dj
+                                for j in range(M):
+                                    gW[s, k, i, j] += gp[s, p, i + 1, j + 1] * fp[s, p, i + di, j + dj]
+            for p in range(P):
+                for j in range(M2):
+                    gfp[s, p, 0, j] = 0.0
+                    gfp[s, p, N + 1, j] = 0.0
+                for i in range(N):
+                    gfp[s, p, i + 1, 0] = 0.0
+                    gfp[s, p, i + 1, M + 1] = 0.0
                     for j in range(M):
-                        gf[s, p, i, j] = gp[s, p, i + 1, j + 1]
+                        gfp[s, p, i + 1, j + 1] = gp[s, p, i + 1, j + 1]
+                    if not active[s]:
+                        continue
                     for di in range(3):
                         ii = i - di + 1
                         if ii < 0 or ii >= N:
@@ -83,8 +88,35 @@ if HAVE_NUMBA:
                             j0 = max(0, dj - 1)
                             j1 = min(M, M + dj - 1)
                             for j in range(j0, j1):
-                                gf[s, p, i, j] += W[s, k, ii, j - dj + 1] * gp[s, p, ii + 1, j - dj + 2]
+                                gfp[s, p, i + 1, j + 1] += W[s, k, ii, j - dj + 1] * gp[s, p, ii + 1, j - dj + 2]
 
+    @njit(parallel=True, cache=True, fastmath=True)
+    def _abs_diff_sum_p(ap, b):  # pragma: no cover - compiled
+        # sum |interior(ap) - b| with ap (S, P, N+2, M+2) padded and b (S, P, N, M)
+        S, P, N, M = b.shape
+        rows = np.zeros(S, dtype=np.float64)
+        for s in prange(S):
+            acc = 0.0
+            for p in range(P):
+                for i in range(N):
+                    for j in range(M):
+                        acc += abs(ap[s, p, i + 1, j + 1] - b[s, p, i, j])
+            rows[s] = acc
+        return rows.sum()
+
+    @njit(parallel=True, cache=True, fastmath=True)
+    def _abs_diff_grad_p(ap, b, g, outp):  # pragma: no cover - compiled
+        # interior(outp) += g * sign(interior(ap) - b)
+        S, P, N, M = b.shape
+        for s in prange(S):
+            for p in range(P):
+                for i in range(N):
+                    for j in range(M):
+                        d = ap[s, p, i + 1, j + 1] - b[s, p, i, j]
+                        if d > 0:
+                            outp[s, p, i + 1, j + 1] += g
+                        elif d < 0:
+                            outp[s, p, i + 1, j + 1] -= g
 
     @njit(parallel=True, cache=True, fastmath=True)
     def _abs_diff_sum(a, b):  # pragma: no cover - compiled
@@ -171,14 +203,42 @@ def _active(active, S: int) -> np.ndarray:
     return np.ones(S, dtype=np.uint8) if active is None else np.ascontiguousarray(active, dtype=np.uint8)
 
 
+def pad(a: np.ndarray) -> np.ndarray:
+    """``a (..., N, M)`` with a border of zeros: ``(..., N+2, M+2)``."""
+    return _pad(a)
+
+
+def step_padded(fp: np.ndarray, W: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+    """:func:`stencil_forward` on and to zero-padded arrays ``(S, P, N+2, M+2)`` (no copies)."""
+    outp = np.empty_like(fp)
+    _forward(fp, W, outp, _active(active, fp.shape[0]))
+    return outp
+
+
+def step_padded_adjoint(fp: np.ndarray, W: np.ndarray, gp: np.ndarray, gW: np.ndarray,
+                        active: np.ndarray | None = None) -> np.ndarray:
+    """:func:`stencil_backward` on and to zero-padded arrays; ``gW`` is accumulated in place."""
+    gfp = np.empty_like(gp)
+    _backward(fp, W, gp, gfp, gW, _active(active, fp.shape[0]))
+    return gfp
+
+
+def abs_diff_sum_padded(ap: np.ndarray, b: np.ndarray) -> float:
+    """``sum |interior(ap) - b|`` (float64) for padded ``ap`` and plain ``b``."""
+    return _abs_diff_sum_p(ap, np.ascontiguousarray(b))
+
+
+def abs_diff_grad_padded(ap: np.ndarray, b: np.ndarray, g: float, outp: np.ndarray) -> None:
+    """``interior(outp) += g * sign(interior(ap) - b)`` in place."""
+    _abs_diff_grad_p(ap, np.ascontiguousarray(b), ap.dtype.type(g), outp)
+
+
 def stencil_forward(f: np.ndarray, W: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
     """``f + sum_k W_k shift_k(f)`` for ``f (S, P, N, M)`` and ``W (S, 9, N, M)``.
 
     ``active`` (S,) bool, optional: groups where it is False are returned unchanged.
     """
-    out = np.empty_like(f)
-    _forward(_pad(f), W, out, _active(active, f.shape[0]))
-    return out
+    return np.ascontiguousarray(step_padded(_pad(f), W, active)[..., 1:-1, 1:-1])
 
 
 def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray, gW: np.ndarray | None = None,
@@ -187,7 +247,6 @@ def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray, gW: np.ndarray
 
     The gradient of ``W`` is added to ``gW`` when given (in place), else to zeros.
     """
-    gf = np.empty_like(f)
     gW = np.zeros_like(W) if gW is None else gW
-    _backward(_pad(f), W, _pad(g), gf, gW, _active(active, f.shape[0]))
-    return gf, gW
+    gfp = step_padded_adjoint(_pad(f), W, _pad(g), gW, active)
+    return np.ascontiguousarray(gfp[..., 1:-1, 1:-1]), gW

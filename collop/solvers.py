@@ -200,16 +200,16 @@ class _UnrolledMAE(torch.autograd.Function):
         W = Wdt.detach().numpy()
         F_ = fs.detach().numpy()
         S = F_.shape[0] - nu
-        f = np.ascontiguousarray(F_[:S])
+        f = _k.pad(F_[:S])             # states stay zero-padded: no copies between steps
         frames, total = [], 0.0
         for u in range(nu):
             c = counts[u:u + S]
             states = [f]
             for k in range(int(c.max())):
-                f = _k.stencil_forward(f, W[u:u + S], None if c.min() > k else c > k)
+                f = _k.step_padded(f, W[u:u + S], None if c.min() > k else c > k)
                 states.append(f)
             frames.append(states)
-            total += _k.abs_diff_sum(f, F_[u + 1:u + 1 + S])
+            total += _k.abs_diff_sum_padded(f, F_[u + 1:u + 1 + S])
         ctx.frames, ctx.nu, ctx.counts, ctx.S = frames, nu, counts, S
         ctx.save_for_backward(Wdt, fs)
         return torch.tensor(total, dtype=torch.float64)
@@ -223,9 +223,9 @@ class _UnrolledMAE(torch.autograd.Function):
         g = np.zeros_like(ctx.frames[0][0])
         for u in reversed(range(nu)):
             states, c = ctx.frames[u], counts[u:u + S]
-            _k.abs_diff_grad(states[-1], F_[u + 1:u + 1 + S], float(gl), g)
+            _k.abs_diff_grad_padded(states[-1], F_[u + 1:u + 1 + S], float(gl), g)
             for k in reversed(range(len(states) - 1)):
-                g, _ = _k.stencil_backward(states[k], W[u:u + S], g, gW[u:u + S],
+                g = _k.step_padded_adjoint(states[k], W[u:u + S], g, gW[u:u + S],
                                            None if c.min() > k else c > k)
         ctx.frames = None
         return torch.from_numpy(gW), None, None, None
