@@ -8,16 +8,52 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
+from bokeh.plotting import figure
 
 from . import plots
 from .base import Tab, alert
 from .export import figure_card
 
-__all__ = ["DataTab"]
+__all__ = ["DataTab", "FImage"]
 
 
 def _default_frames(n: int) -> list[int]:
     return sorted({0, n // 8, n // 4, n // 2, n - 1}) if n > 1 else [0]
+
+
+class FImage:
+    """The live f(vx, vy) image of one population: a Bokeh figure updated in place.
+
+    The page draws these directly with Bokeh (not through HoloViews): a frame
+    step sends only the new image, its colour range and its title, and the
+    first page builds faster. The export (:func:`dashboards.plots.f_images`)
+    draws the same frame with HoloViews. The colour range is each frame's
+    own (min to max of f), as in the export.
+    """
+
+    def __init__(self, ds, population: str, time_index: int = 0):
+        self.ds, self.population = ds, population
+        x0, y0, x1, y1 = plots.f_bounds(ds)
+        units = plots.units(ds)
+        self.mapper = LinearColorMapper(palette=plots.SEQUENTIAL)
+        self.source = ColumnDataSource({"image": [np.zeros((1, 1))]})
+        self.figure = figure(frame_width=220, frame_height=220, x_range=Range1d(x0, x1), y_range=Range1d(y0, y1),
+                             tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="right",
+                             x_axis_label=f"vx{units}", y_axis_label=f"vy{units}")
+        glyph = self.figure.image(image="image", x=x0, y=y0, dw=x1 - x0, dh=y1 - y0, source=self.source,
+                                  color_mapper=self.mapper)
+        self.figure.add_tools(HoverTool(renderers=[glyph], tooltips=[("vx", "$x"), ("vy", "$y"), ("f", "@image")]))
+        self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=12), "right")
+        self.show(time_index)
+
+    def show(self, time_index: int) -> None:
+        """Draw frame ``time_index``."""
+        img, label = plots.f_frame(self.ds, self.population, time_index)
+        lo, hi = float(img.min()), float(img.max())
+        self.mapper.update(low=lo, high=hi if hi > lo else lo + 1.0)
+        self.figure.title.text = label
+        self.source.data = {"image": [img]}
 
 
 class DataTab(Tab):
@@ -32,12 +68,35 @@ class DataTab(Tab):
     def __init__(self, **params):
         super().__init__(**params)
         self._body = pn.Column(sizing_mode="stretch_width")
+        self._builds = 0
+        self._ds = None
+        self._f_grid = None
+        self.f_images: list[FImage] = []
         self.state.param.watch(lambda *_: self._build(), ["dataset"])
+        self.param.watch(lambda *_: self._show_populations(), ["populations"])
+        self.param.watch(lambda *_: self._show_frame(), ["frame"])
         self._build()
 
+    def _show_populations(self) -> None:
+        ds = self._ds
+        if ds is None or self._f_grid is None:
+            return
+        pops = self.populations or [str(ds["population"].values[0])]
+        self.f_images = [FImage(ds, p, self.frame) for p in pops]
+        self._f_grid.objects = [pn.pane.Bokeh(im.figure) for im in self.f_images]
+
+    def _show_frame(self) -> None:
+        for im in self.f_images:
+            im.show(self.frame)
+        if self._f_grid is not None:
+            pn.io.push_notebook(self._f_grid)     # in a notebook; nothing to do under a server
+
     def _build(self) -> None:
+        self._builds += 1
+        build = self._builds
         ds = self.state.dataset
         if ds is None:
+            self._ds, self._f_grid, self.f_images = None, None, []
             self._body[:] = [alert("No usable dataset chosen.", "warning", "data-empty")]
             return
         pops = [str(p) for p in ds["population"].values]
@@ -56,13 +115,27 @@ class DataTab(Tab):
         times = ds["time"].values
         tlabel = pn.bind(lambda i: f"t = {times[int(i)]:g} {ds.attrs.get('time_units', '')}", self.param.frame)
 
-        def images(populations):
-            maps = [hv.DynamicMap(pn.bind(plots.f_image, ds, p, self.param.frame)) for p in (populations or pops[:1])]
-            return hv.Layout(maps).cols(3).opts(shared_axes=False)
-
-        f_card = figure_card(pn.bind(images, self.param.populations),
-                             lambda: plots.f_images(ds, self.populations, self.frame), "f-plot",
+        self._ds = ds
+        self._f_grid = pn.GridBox(ncols=3, css_classes=["collop-f-plot"])
+        self._show_populations()
+        f_card = figure_card(self._f_grid, lambda: plots.f_images(ds, self.populations, self.frame), "f-plot",
                              "f(vx, vy)")
+        # The first view is the controls and the f(vx, vy) images; the radial distribution and
+        # the tables are built once the page has loaded (pn.state.onload: at once outside a
+        # server session, or when the session is already loaded), so the first page is smaller.
+        self._body[:] = [
+            pn.Row(pop_w, pn.Column(player, pn.pane.Markdown(tlabel)), sizing_mode="stretch_width"),
+            f_card,
+        ]
+        pn.state.onload(lambda: self._build_rest(ds, build))
+
+    def _build_rest(self, ds, build: int) -> None:
+        """The radial distribution and the particle / provenance tables of ``ds`` (under build ``build``)."""
+        if build != self._builds:      # the tab was rebuilt (another dataset) meanwhile
+            return
+        pops = [str(p) for p in ds["population"].values]
+        times = ds["time"].values
+        nt = ds.sizes["time"]
         rad_pop = pn.widgets.Select.from_param(self.param.radial_population, options=pops, label="Population",
                                                css_classes=["collop-radial-pop"])
         rad_frames = pn.widgets.MultiChoice.from_param(
@@ -72,9 +145,7 @@ class DataTab(Tab):
                                        self.param.radial_frames))
         r_card = figure_card(radial, lambda: plots.radial_curves(ds, self.radial_population, self.radial_frames),
                              "radial-plot", "Radial distribution F(v) = v ∫ f dθ (Fig. 2b)")
-        self._body[:] = [
-            pn.Row(pop_w, pn.Column(player, pn.pane.Markdown(tlabel)), sizing_mode="stretch_width"),
-            f_card,
+        self._body.append(pn.Column(
             pn.Row(rad_pop, rad_frames, sizing_mode="stretch_width"),
             r_card,
             pn.Row(pn.Column("### Particles", pn.widgets.Tabulator(self._counts(ds), disabled=True,
@@ -85,7 +156,7 @@ class DataTab(Tab):
                                                                     css_classes=["collop-provenance"],
                                                                     sizing_mode="stretch_width")),
                    sizing_mode="stretch_width"),
-        ]
+            css_classes=["collop-data-more"], sizing_mode="stretch_width"))
 
     @staticmethod
     def _counts(ds) -> pd.DataFrame:

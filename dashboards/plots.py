@@ -13,7 +13,7 @@ from bokeh.palettes import RdBu, Viridis256, interp_palette
 
 from collop.moments import radial_distribution, speed_shells
 
-__all__ = ["COEFFICIENTS", "f_image", "f_images", "radial_curves", "isotropic_view",
+__all__ = ["COEFFICIENTS", "f_frame", "f_bounds", "units", "f_image", "f_images", "radial_curves", "isotropic_view",
            "coefficient_curves", "coefficient_compare", "loss_curve", "normalised_difference",
            "rollout_triptych", "rollout_panels", "summary_frame", "summary_table", "EMPTY_LOSS"]
 
@@ -32,21 +32,32 @@ SEQUENTIAL = list(Viridis256)
 DIVERGING = list(interp_palette(RdBu[11], 255))[::-1]     # blue (negative) -> white -> red (positive)
 
 
-def _units(ds, name="velocity_units") -> str:
+def units(ds, name="velocity_units") -> str:
+    """`` [unit]`` of a dataset's velocities (or of attribute ``name``); empty when unknown."""
     u = ds.attrs.get(name) if ds is not None else None
     return f" [{u}]" if u else ""
 
 
 # --- phase space ------------------------------------------------------------------
 
-def f_image(ds: xr.Dataset, population: str, time_index: int) -> hv.Image:
-    """``f(vx, vy)`` of one population at one frame."""
+def f_frame(ds: xr.Dataset, population: str, time_index: int) -> tuple[np.ndarray, str]:
+    """``f(vx, vy)`` of one population at one frame as an array ``(vy, vx)`` (first row: lowest vy) and its label."""
     da = ds["f"].sel(population=population).isel(time=int(time_index))
     t = float(da["time"])
-    img = hv.Image(da.transpose("vy", "vx").values[::-1], bounds=_bounds(da), kdims=["vx", "vy"],
-                   vdims=["f"], label=f"{population}, t = {t:g}{_units(ds, 'time_units')}")
+    return da.transpose("vy", "vx").values, f"{population}, t = {t:g}{units(ds, 'time_units')}"
+
+
+def f_bounds(ds: xr.Dataset) -> tuple[float, float, float, float]:
+    """``(vx_min, vy_min, vx_max, vy_max)`` of the velocity grid, cell edges included."""
+    return _bounds(ds["f"])
+
+
+def f_image(ds: xr.Dataset, population: str, time_index: int) -> hv.Image:
+    """``f(vx, vy)`` of one population at one frame."""
+    values, label = f_frame(ds, population, time_index)
+    img = hv.Image(values[::-1], bounds=f_bounds(ds), kdims=["vx", "vy"], vdims=["f"], label=label)
     return img.opts(cmap=SEQUENTIAL, colorbar=True, tools=["hover"], frame_width=220, frame_height=220,
-                    xlabel=f"vx{_units(ds)}", ylabel=f"vy{_units(ds)}")
+                    xlabel=f"vx{units(ds)}", ylabel=f"vy{units(ds)}")
 
 
 def f_images(ds: xr.Dataset, populations, time_index: int) -> hv.Layout:
@@ -63,7 +74,7 @@ def radial_curves(ds: xr.Dataset, population: str, time_indices) -> hv.Overlay:
                        label=f"t = {float(F['time'][k]):g}") for k in range(len(idx))]
     return hv.Overlay(curves).opts(
         hv.opts.Curve(tools=["hover"]),
-        hv.opts.Overlay(title=f"{population}: F(v) = v ∫ f dθ", xlabel=f"v{_units(ds)}",
+        hv.opts.Overlay(title=f"{population}: F(v) = v ∫ f dθ", xlabel=f"v{units(ds)}",
                         ylabel="v ∫ f dθ", legend_position="top_right", **_WIDE))
 
 

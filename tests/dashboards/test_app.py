@@ -1,6 +1,7 @@
 """The app frame and its tabs, without a browser: construction, bad input, runs from disk."""
 import json
 
+import panel as pn
 import pytest
 
 from collop.cli import main as cli_main
@@ -36,6 +37,22 @@ def test_tabs_construct_on_the_default_dataset(app):
     for t in app.tabs:
         _render(t)
     app.tick()
+
+
+def test_data_tab_shows_the_images_then_the_rest(app):
+    """Outside a server session the whole Data tab is built at once; the player steps the live images."""
+    data = app.tabs[0]
+    assert [im.population for im in data.f_images] == data.populations[:2]
+    classes = [c for obj in data._body.select(pn.viewable.Viewable) for c in obj.css_classes]
+    for css in ("collop-f-plot", "collop-radial-plot", "collop-counts", "collop-provenance"):
+        assert css in classes
+    before = data.f_images[0].source.data["image"][0]
+    data.frame = 40
+    assert "t = 40" in data.f_images[0].figure.title.text
+    assert (data.f_images[0].source.data["image"][0] != before).any()
+    data.populations = [data.populations[1]]
+    assert len(data.f_images) == 1 and len(data._f_grid) == 1
+    _render(data)
 
 
 def test_each_dataset_renders(config, tiny_file):

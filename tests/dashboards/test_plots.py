@@ -22,6 +22,27 @@ def test_f_image_orientation(fp_data):
     assert len(lay) == 2
 
 
+def test_live_f_image_matches_the_export(fp_data):
+    """The Data tab's Bokeh image holds the same f(vx, vy) as plots.f_image, and follows the frame."""
+    from dashboards.data_tab import FImage
+
+    ds = fp_data.ds
+    live = FImage(ds, "right", 3)
+    vx, vy = ds["vx"].values, ds["vy"].values
+    x0, y0, x1, y1 = plots.f_bounds(ds)
+    glyph = live.figure.renderers[0].glyph
+    assert (glyph.x, glyph.y, glyph.dw, glyph.dh) == pytest.approx((x0, y0, x1 - x0, y1 - y0))
+    img = plots.f_image(ds, "right", 3)
+    for ix, iy in [(15, 10), (3, 14), (11, 4)]:                 # row iy (from the bottom), column ix
+        assert float(live.source.data["image"][0][iy, ix]) == pytest.approx(float(img[vx[ix], vy[iy]]))
+    assert live.figure.title.text == img.label
+    live.show(7)
+    np.testing.assert_array_equal(live.source.data["image"][0],
+                                  ds["f"].sel(population="right").isel(time=7).transpose("vy", "vx").values)
+    assert "t = 0.7" in live.figure.title.text
+    assert live.mapper.high == pytest.approx(float(ds["f"].sel(population="right").isel(time=7).max()))
+
+
 def test_radial_curves_overlay(fp_data):
     ov = plots.radial_curves(fp_data.ds, "centre", [0, 9, 0])
     assert isinstance(ov, hv.Overlay) and len(ov) == 2
