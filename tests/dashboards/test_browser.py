@@ -82,6 +82,23 @@ def test_page_loads_and_listens_on_localhost_only(server, page):
     assert server.listening_addresses() == {"127.0.0.1"}
 
 
+def test_first_view_then_the_rest_of_the_data_tab(server, page):
+    """The first page holds the f(vx, vy) images with data; the radial plot and the tables follow after load."""
+    html = server.get().decode()
+    assert "bokeh-mathjax" not in html          # no TeX on the page: no 1.8 MB MathJax bundle
+    load_app(page, server.url)
+    page.wait_for_function("""() => [...Bokeh.documents[0].all_models].filter(m => m.type === 'ColumnDataSource'
+        && (m.data instanceof Map ? m.data.has('image') : 'image' in m.data)).length === 2""", timeout=60_000)
+    assert sorted(column_length(page, "image")) == [1, 1]      # two populations, one frame each
+    page.locator(".collop-radial-plot").first.wait_for(timeout=60_000)
+    page.locator(".collop-counts .tabulator-row").first.wait_for(timeout=60_000)
+    assert page.locator(".collop-counts .tabulator-row").count() == 10          # one row per population
+    # a step of the frame player (its buttons: slower, first, previous, reverse, pause, play, next, ...)
+    page.locator(".collop-data-time button").nth(6).click()
+    _wait(lambda: page.evaluate("""() => [...Bokeh.documents[0].all_models].some(m => m.type === 'Title'
+        && m.text.includes('t = 1 '))"""), 30, "the images of frame 1")
+
+
 def test_training_streams_live_then_exports_png(server, page):
     load_app(page, server.url)
     page.locator(".collop-dataset-select select").select_option(label="data/langevin.nc")
