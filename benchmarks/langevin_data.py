@@ -2,10 +2,12 @@
 
 Particles evolved by ``collop.sim.langevin.default_truth()`` from a mixture of
 the populations below, then the populations are rejection-sampled at frame 0
-and histogrammed on a 51 x 51 grid over [-5, 5]^2 (units of 0.01c, as in the
-paper). The phase-space file is what ships as ``data/langevin.nc``.
+and deposited with the tsc particle shape on a 51 x 51 grid over [-5, 5]^2
+(units of 0.01c, as in the paper). The phase-space file is what ships as
+``data/langevin.nc``.
 
 Usage: python benchmarks/langevin_data.py OUTDIR [--per-component N] [--n N] [--frames F]
+       [--deposit ngp|cic|tsc]
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ POPULATIONS = TRAIN + TEST
 
 
 def build(out: Path, per_component: int = 400_000, n: int = 300_000, frames: int = 120,
-          seed: int = 0, progress: bool = True):
+          seed: int = 0, progress: bool = True, deposit: str = "tsc"):
     out.mkdir(parents=True, exist_ok=True)
     truth = default_truth()
     t = time.perf_counter()
@@ -33,7 +35,7 @@ def build(out: Path, per_component: int = 400_000, n: int = 300_000, frames: int
     write_dataset(parts, out / "particles.nc", compress=None)
     t = time.perf_counter()
     ps = build_phasespace(parts, POPULATIONS, n_bins=51, vmax=5.0, n_particles=n, seed=seed,
-                          progress=progress)
+                          progress=progress, deposit=deposit)
     print(f"phasespace: {time.perf_counter() - t:.1f} s", flush=True)
     write_dataset(ps, out / "phasespace.nc")
     write_dataset(truth_operator_dataset(truth, ps), out / "truth.nc")
@@ -47,5 +49,6 @@ if __name__ == "__main__":
     p.add_argument("--n", type=int, default=300_000)
     p.add_argument("--frames", type=int, default=120)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deposit", default="tsc", choices=("ngp", "cic", "tsc"))
     a = p.parse_args()
-    build(a.out, a.per_component, a.n, a.frames, a.seed)
+    build(a.out, a.per_component, a.n, a.frames, a.seed, deposit=a.deposit)

@@ -214,9 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--unit", type=_positive_float, default=1.0, metavar="U",
                     help="velocity unit of the population names")
     ps.add_argument("--seed", type=int, default=0)
-    ps.add_argument("--deposit", choices=("ngp", "cic", "tsc"), default="ngp",
-                    help="particle shape of the histograms: ngp (plain histogram, default), "
-                         "cic (linear) or tsc (quadratic)")
+    ps.add_argument("--deposit", choices=("tsc", "cic", "ngp"), default="tsc",
+                    help="particle shape of the histograms: tsc (quadratic, default), cic (linear) "
+                         "or ngp (the plain histogram, as in the paper)")
     ps.add_argument("--out", required=True, metavar="FILE.nc")
     ps.set_defaults(func=cmd_phasespace)
 

@@ -453,17 +453,17 @@ def test_generate_phasespace_tracks_chain(work, capsys):
     d = open_dataset(ps, "phasespace")
     assert list(d["population"].values) == ["normal_0_0", "ring_1.0"] and d.sizes["vx"] == 21
     assert d.attrs["particles_file"] == "lg.nc"          # relative to the phase-space file
-    assert d.attrs["deposit"] == "ngp"
-    ps_tsc = work / "lg_ps_tsc.nc"
+    assert d.attrs["deposit"] == "tsc"                   # the default particle shape
+    ps_ngp = work / "lg_ps_ngp.nc"
     code, _, err = run_cli(capsys, "-q", "phasespace", parts, "--populations", "normal_0_0,ring_1.0",
-                           "--n-particles", "2000", "--n-bins", "21", "--vmax", "3", "--deposit", "tsc",
-                           "--out", ps_tsc)
+                           "--n-particles", "2000", "--n-bins", "21", "--vmax", "3", "--deposit", "ngp",
+                           "--out", ps_ngp)
     assert code == 0, err
-    dt_ = open_dataset(ps_tsc, "phasespace")
-    assert dt_.attrs["deposit"] == "tsc"
+    dn = open_dataset(ps_ngp, "phasespace")
+    assert dn.attrs["deposit"] == "ngp"
     # same particles, same mass; the shape spreads it (fewer empty bins)
-    np.testing.assert_allclose(dt_["f"].sum(("vx", "vy")), d["f"].sum(("vx", "vy")), rtol=2e-3)
-    assert int((dt_["f"] == 0).sum()) < int((d["f"] == 0).sum())
+    np.testing.assert_allclose(d["f"].sum(("vx", "vy")), dn["f"].sum(("vx", "vy")), rtol=2e-3)
+    assert int((d["f"] == 0).sum()) < int((dn["f"] == 0).sum())
 
     out = work / "tracks_metrics"
     code, _, err = run_cli(capsys, "-q", "tracks", parts, "--ndump", "1", "--symmetry", "full",
