@@ -5,7 +5,7 @@ populations, ~120 frames, 51 x 51), the test rollout error next to the true
 operator's, and the relative L2 error of the recovered coefficients.
 
 Usage: python benchmarks/bench_training.py [--data data/langevin.nc] [--threads 1]
-       [--models tensor,nn] [--curriculum SPEC]
+       [--models tensor,nn] [--curriculum SPEC] [--nt N] [--smooth SIGMA]
 Each model trains in its own process so peak memory is its own.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 from langevin_data import TEST, TRAIN  # noqa: E402
 
 
-def _train(model: str, data: str, threads: int, curriculum, smooth, save, queue):
+def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, queue):
     import torch
 
     from collop._stencil_kernels import set_kernel_threads
@@ -43,7 +43,8 @@ def _train(model: str, data: str, threads: int, curriculum, smooth, save, queue)
     grid = VelocityGrid.from_dataset(ds)
     times = ds["time"].values
     rec = Record.from_dataset(ds, TRAIN, smooth=smooth)
-    op = FokkerPlanck.build(model, grid, times, seed=0, velocity_units=ds.attrs["velocity_units"],
+    op = FokkerPlanck.build(model, grid, times, seed=0, nt=nt if model == "tensor" else None,
+                            velocity_units=ds.attrs["velocity_units"],
                             time_units=ds.attrs["time_units"])
     def progress(ev):
         if ev["event"] == "stage" or (ev["event"] == "epoch" and (ev["epoch"] + 1) % 100 == 0):
@@ -61,7 +62,8 @@ def _train(model: str, data: str, threads: int, curriculum, smooth, save, queue)
         write_dataset(op_ds, Path(save) / f"ps-{model}.nc")
     truth = truth_operator_dataset(default_truth(), ds)
     sup = speed_support(ds, "all", min_fraction=1e-3)
-    queue.put({"model": model, "smooth": smooth, "threads": threads, "wall_s": wall, "peak_rss_mib": peak, "status": tr.status_,
+    queue.put({"model": model, "smooth": smooth, "nt": nt if model == "tensor" else None,
+               "mean_substeps": sum(h["mean_substeps"] for h in tr.history_) / max(1, len(tr.history_)), "threads": threads, "wall_s": wall, "peak_rss_mib": peak, "status": tr.status_,
                "best_loss": tr.best_loss_, "epochs": len(tr.history_),
                "test": evaluate(op_ds, ds, TEST), "truth_test": evaluate(truth, ds, TEST),
                "coef_rel_l2": coefficient_error(op_ds, truth, sup)})
@@ -73,8 +75,10 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--models", default="tensor,nn")
     p.add_argument("--curriculum", default=None)
-    p.add_argument("--smooth", type=float, default=1.0,
-                   help="Gaussian smoothing of the training record, in bins (0: the paper's raw histograms)")
+    p.add_argument("--smooth", type=float, default=0.0,
+                   help="Gaussian smoothing of the training record, in bins (default 0: the data as they are)")
+    p.add_argument("--nt", type=int, default=None,
+                   help="time nodes of the PS-Tensor operator (default: collop's default)")
     p.add_argument("--save", default=None, help="folder for the learned operator files")
     p.add_argument("--parallel", action="store_true", help="train the models at the same time")
     p.add_argument("--json", default=None, help="also write the results here")
@@ -85,7 +89,7 @@ def main(argv=None):
     if a.save:
         Path(a.save).mkdir(parents=True, exist_ok=True)
     q = ctx.Queue()
-    procs = [ctx.Process(target=_train, args=(m, a.data, a.threads, a.curriculum, a.smooth, a.save, q))
+    procs = [ctx.Process(target=_train, args=(m, a.data, a.threads, a.curriculum, a.smooth, a.save, a.nt, q))
              for m in models]
     for i, proc in enumerate(procs):
         proc.start()
@@ -96,13 +100,14 @@ def main(argv=None):
         results = [q.get() for _ in procs]
         for proc in procs:
             proc.join()
-    print(f"data {a.data}; smooth {a.smooth} bins; {a.threads} thread(s) per model; "
+    print(f"data {a.data}; smooth {a.smooth} bins; PS-Tensor nt {a.nt}; {a.threads} thread(s) per model; "
           f"{'in parallel' if a.parallel else 'one after another'}")
     for r in results:
         model = r["model"]
         name = "PS-Tensor" if model == "tensor" else "PS-NN"
         print(f"{name:9s} wall {r['wall_s']:7.1f} s  peak RSS {r['peak_rss_mib']:7.0f} MiB  "
-              f"epochs {r['epochs']}  status {r['status']}", flush=True)
+              f"epochs {r['epochs']}  mean sub-steps/frame {r['mean_substeps']:.2f}  status {r['status']}",
+              flush=True)
         print(f"          test rollout MAE {r['test']['rollout_mae']:.4e} +- {r['test']['rollout_mae_std']:.1e}"
               f"  (true operator {r['truth_test']['rollout_mae']:.4e}, ratio "
               f"{r['test']['rollout_mae'] / r['truth_test']['rollout_mae']:.3f})", flush=True)
