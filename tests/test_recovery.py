@@ -103,35 +103,51 @@ def test_small_tracks_recover_truth(small_langevin):
     assert evaluate(op, ps, TEST)["rollout_mae"] <= 1.5 * evaluate(truth, ps, TEST)["rollout_mae"]
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "not met yet: with one-bin smoothing PS-NN recovers A_par 7%, D_par 26%, D_perp 8% and "
-    "PS-Tensor 29%/77%/39%; test rollouts are 1.76x / 1.84x the truth's. The phase-space "
-    "method's noise bias over-estimates D at speeds 2-4 (README, 'Noise bias')"))
-def test_full_langevin_recovery(tmp_path):
-    """The issue's acceptance test on the shipped full-size set (about 20 min on 2 cores).
-
-    PS-Tensor and PS-NN (Table 2 curricula, training frames smoothed by one bin)
-    must recover A_par, D_par, D_perp within 15% (relative L2 over the speeds
-    holding >= 1e-3 of the particles, across time) and reach a test rollout
-    error within 1.5x of the true operator's; Tracks (N_dump = 1) on the same
-    particles (regenerated, seeded) must recover them too.
-    """
+def _full_run(model: str, tmp_path):
     import sys
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_training
+
+    (r,) = bench_training.main(["--models", model, "--nt", "25", "--threads", "2",
+                                "--json", str(tmp_path / "bench.json")])
+    assert r["status"] == "finished"
+    assert r["test"]["rollout_mae"] <= 1.5 * r["truth_test"]["rollout_mae"], r
+    return r
+
+
+@pytest.mark.slow
+def test_full_langevin_recovery_ps_nn(tmp_path):
+    """The issue's acceptance test for PS-NN on the shipped full-size set (tsc deposit; about
+    5-15 min on 2 cores): Table-2 curriculum, coefficients within 15% (relative L2 over the
+    speeds holding >= 1e-3 of the particles, across time), test rollout within 1.5x the truth's."""
+    r = _full_run("nn", tmp_path)
+    assert max(r["coef_rel_l2"].values()) < 0.15, r
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "not met: PS-Tensor (N_t = 25, Table 2) recovers A_par 13%, D_perp 12% and a test rollout "
+    "1.1-1.2x the truth's, but D_par is 25-27% off: 1.6x the truth at speeds 3-4 and 2.5x beyond "
+    "5, where only the uniform training populations constrain it (README, 'Results')"))
+def test_full_langevin_recovery_ps_tensor(tmp_path):
+    """The same acceptance test for PS-Tensor (N_t = 25 time nodes, the paper's Fig. 15 value)."""
+    r = _full_run("tensor", tmp_path)
+    assert max(r["coef_rel_l2"].values()) < 0.15, r
+
+
+@pytest.mark.slow
+def test_full_langevin_recovery_tracks(tmp_path):
+    """Tracks (N_dump = 1) on the regenerated, seeded particles of the full set recover the truth."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import langevin_data
 
     from collop.io import open_dataset
 
-    results = bench_training.main(["--parallel", "--json", str(tmp_path / "bench.json")])
-    for r in results:
-        assert r["status"] == "finished"
-        assert max(r["coef_rel_l2"].values()) < 0.15, r
-        assert r["test"]["rollout_mae"] <= 1.5 * r["truth_test"]["rollout_mae"], r
     out = langevin_data.build(tmp_path / "lv", progress=False)
     ps = open_dataset(out / "phasespace.nc")
     truth = open_dataset(out / "truth.nc")
@@ -139,3 +155,5 @@ def test_full_langevin_recovery(tmp_path):
     op = estimate(parts, ndump=1, grid=VelocityGrid.from_dataset(ps))
     # measured: A_par 0.023, D_par 0.024, D_perp 0.008; statistical error of 4e6 tracks is ~1%
     assert max(coefficient_error(op, truth, speed_support(ps, "all")).values()) < 0.05
+    test = langevin_data.TEST
+    assert evaluate(op, ps, test)["rollout_mae"] <= 1.5 * evaluate(truth, ps, test)["rollout_mae"]
