@@ -51,7 +51,8 @@ class App(pn.viewable.Viewer):
     tabs : list of Tab classes, optional
         Default :data:`dashboards.tabs.TABS`.
     warm : bool
-        Keep a warm training worker waiting (see :mod:`dashboards.jobs`).
+        Keep a warm training worker waiting once the Fokker-Planck tab is shown
+        (see :mod:`dashboards.jobs`).
 
     Examples
     --------
@@ -64,7 +65,7 @@ class App(pn.viewable.Viewer):
     def __init__(self, config: Config | None = None, dataset: str | None = None, tabs=None, warm: bool = True,
                  **params):
         config = config or Config.from_args(sys.argv[1:])
-        manager = get_manager(config.runs, warm=warm)
+        manager = get_manager(config.runs, warm=warm, eager=False)   # the FP tab starts the warm worker
         super().__init__(state=AppState(config=config, manager=manager), **params)
         s = self.state
         query = pn.state.session_args.get("dataset") if pn.state.curdoc is not None else None

@@ -59,6 +59,8 @@ class FPTab(Tab):
     def __init__(self, **params):
         super().__init__(**params)
         s = self.state
+        if s.manager is not None:
+            s.manager.prepare()     # the warm worker imports torch while the user sets up the run
         # -- inputs
         self.train = pn.widgets.MultiChoice(label="Training populations", css_classes=["collop-train-pops"],
                                             sizing_mode="stretch_width")

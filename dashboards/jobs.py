@@ -3,7 +3,9 @@
 Each job runs in its own worker process (:mod:`dashboards.worker`) that calls
 the ``collop`` command line, so a run started from the app and one started
 from a terminal leave identical folders. One warm worker (torch already
-imported) waits for the next job, so Start answers at once. The app never
+imported) waits for the next job, so Start answers at once; the app starts
+it when the Fokker-Planck tab is first shown, not with the server (its
+imports, several CPU-seconds, slowed the first page loads). The app never
 waits for a job: a small thread per job only ``wait()`` s for the process to
 reap it (no GIL held), and everything the page shows is read back from the
 run folder.
@@ -65,9 +67,11 @@ class JobManager:
         Interpreter of the workers (default: this one).
     warm : bool
         Keep one worker with torch imported waiting for the next job.
+    eager : bool
+        Start that worker now; otherwise on :meth:`prepare` or after the first job.
     """
 
-    def __init__(self, runs_root, python: str | None = None, warm: bool = True):
+    def __init__(self, runs_root, python: str | None = None, warm: bool = True, eager: bool = True):
         self.runs_root = Path(runs_root).absolute()
         self.python = python or sys.executable
         self.warm = warm
@@ -75,8 +79,16 @@ class JobManager:
         self._procs: dict[str, subprocess.Popen] = {}
         self._exit: dict[str, int] = {}
         self._lock = threading.Lock()
-        if warm:
+        if warm and eager:
             self._spare = self._spawn()
+
+    def prepare(self) -> None:
+        """Start the warm worker if there should be one and there is none (a job is coming)."""
+        if not self.warm:
+            return
+        with self._lock:
+            if self._spare is None or self._spare.poll() is not None:
+                self._spare = self._spawn()
 
     # -- processes -----------------------------------------------------------------
     def _spawn(self) -> subprocess.Popen:
@@ -200,12 +212,12 @@ class JobManager:
                     p.wait()
 
 
-def get_manager(runs_root, warm: bool = True) -> JobManager:
+def get_manager(runs_root, warm: bool = True, eager: bool = True) -> JobManager:
     """The one :class:`JobManager` of a runs folder in this server process (shared by sessions)."""
     key = str(Path(runs_root).absolute())
     with _LOCK:
         if key not in _MANAGERS:
-            _MANAGERS[key] = JobManager(key, warm=warm)
+            _MANAGERS[key] = JobManager(key, warm=warm, eager=eager)
         return _MANAGERS[key]
 
 

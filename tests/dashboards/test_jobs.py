@@ -41,6 +41,29 @@ def test_fp_argv_matches_the_cli():
         ("a,b", "c", "nn", 3, 0.5, 2, "1:0.01:5", "/r/x")
 
 
+def test_warm_worker_waits_for_prepare(roots, config):
+    """The app's manager starts no worker with the server; the Fokker-Planck tab starts it."""
+    from dashboards import App
+
+    m = JobManager(roots["runs"], warm=True, eager=False)
+    try:
+        assert m._spare is None
+        m.prepare()
+        spare = m._spare
+        assert spare is not None and spare.poll() is None
+        m.prepare()
+        assert m._spare is spare                     # one warm worker is enough
+    finally:
+        m.close()
+    app = App(config=config, warm=True)
+    try:
+        assert app.state.manager._spare is None      # the first page starts no torch import
+        app.tab(1)                                   # the Fokker-Planck tab
+        assert app.state.manager._spare is not None
+    finally:
+        app.state.manager.close(stop_jobs=True)
+
+
 def test_train_stop_finish_and_failures(manager, tiny_file, fp_data, roots):
     """Three jobs at once (one worker process each): stopped, failed before starting, finished."""
     train, test = fp_data.names[:2], fp_data.names[2:]
