@@ -99,6 +99,17 @@ def test_first_view_then_the_rest_of_the_data_tab(server, page):
         && m.text.includes('t = 1 '))"""), 30, "the images of frame 1")
 
 
+def test_choosing_another_dataset_rebuilds_the_data_tab(server, page):
+    load_app(page, server.url)
+    page.locator(".collop-radial-plot").first.wait_for(timeout=60_000)
+    page.locator(".collop-dataset-select select").select_option(label="data/sim1.nc")
+    titles_js = "() => [...Bokeh.documents[0].all_models].filter(m => m.type === 'Title').map(m => m.text)"
+    _wait(lambda: sum("1/omega_p" in t for t in page.evaluate(titles_js)) == 2, 60, "the images of data/sim1.nc")
+    assert "12 populations" in pane_text(page, "collop-dataset-info")
+    _wait(lambda: page.locator(".collop-radial-plot").count() == 1 and
+          page.locator(".collop-counts .tabulator-row").count() > 0, 60, "the radial plot and tables of sim1")
+
+
 def test_training_streams_live_then_exports_png(server, page):
     load_app(page, server.url)
     page.locator(".collop-dataset-select select").select_option(label="data/langevin.nc")
