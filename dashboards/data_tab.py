@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
-from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
+from bokeh.models import ColorBar, ColumnDataSource, Grid, HoverTool, LinearColorMapper, Range1d
 from bokeh.plotting import figure
 
 from . import plots
@@ -43,6 +43,10 @@ class FImage:
                              x_axis_label=f"vx{units}", y_axis_label=f"vy{units}")
         glyph = self.figure.image(image="image", x=x0, y=y0, dw=x1 - x0, dh=y1 - y0, source=self.source,
                                   color_mapper=self.mapper)
+        # fewer models and views for the first page: the image covers the grid lines, and an
+        # image is neither selected nor muted
+        glyph.nonselection_glyph = glyph.muted_glyph = None
+        self.figure.center = [r for r in self.figure.center if not isinstance(r, Grid)]
         self.figure.add_tools(HoverTool(renderers=[glyph], tooltips=[("vx", "$x"), ("vy", "$y"), ("f", "@image")]))
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=12), "right")
         self.show(time_index)
