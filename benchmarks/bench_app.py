@@ -5,9 +5,9 @@
 2. **First page load:** a fresh chromium context opens the page and waits
    until the Data tab's f(vx, vy) images are drawn (their ColumnDataSources
    hold data). The first view is the sidebar, the tab bar and the Data
-   tab's controls with the images of its first two populations; the radial
-   distribution and the tables follow once the page has loaded and are not
-   waited for. Repeated ``--loads`` times, each in a new context (a new
+   tab's controls with the image of its first population; the second
+   population's image, the radial distribution and the tables follow once
+   the page has loaded and are not waited for. Repeated ``--loads`` times, each in a new context (a new
    session). Target: <= 3 s. Each load is broken down into the moments
    when the HTML's first byte arrived (the server has built the session's
    document), the scripts were loaded and run (DOMContentLoaded; both from

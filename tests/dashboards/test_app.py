@@ -3,6 +3,7 @@ import json
 
 import panel as pn
 import pytest
+from bokeh.application.handlers import FunctionHandler
 
 from collop.cli import main as cli_main
 from dashboards import App, TABS
@@ -53,6 +54,34 @@ def test_data_tab_shows_the_images_then_the_rest(app):
     data.populations = [data.populations[1]]
     assert len(data.f_images) == 1 and len(data._f_grid) == 1
     _render(data)
+
+
+def test_served_data_tab_builds_the_rest_after_load(config):
+    """Under a server the first document holds one image; the rest comes when the browser says it is ready."""
+    from bokeh.events import DocumentReady
+    from panel.io.application import Application
+    from panel.io.session import generate_session
+    from panel.io.state import set_curdoc
+
+    made = {}
+
+    def page(doc):
+        with set_curdoc(doc):
+            made["app"] = App(config=config, warm=False)
+            made["app"].servable()
+
+    session = generate_session(Application(FunctionHandler(page)))
+    data = made["app"].tab(0)
+    try:
+        assert [im.population for im in data.f_images] == data.populations[:1]
+        classes = {c for obj in data._body.select(pn.viewable.Viewable) for c in obj.css_classes}
+        assert "collop-f-plot" in classes and "collop-radial-plot" not in classes
+        session.document.callbacks.trigger_event(DocumentReady())        # what BokehJS sends once loaded
+        assert [im.population for im in data.f_images] == data.populations[:2]
+        classes = {c for obj in data._body.select(pn.viewable.Viewable) for c in obj.css_classes}
+        assert {"collop-radial-plot", "collop-counts", "collop-provenance"} <= classes
+    finally:
+        made["app"].state.manager.close()
 
 
 def test_each_dataset_renders(config, tiny_file):

@@ -83,7 +83,8 @@ def test_page_loads_and_listens_on_localhost_only(server, page):
 
 
 def test_first_view_then_the_rest_of_the_data_tab(server, page):
-    """The first page holds the f(vx, vy) images with data; the radial plot and the tables follow after load."""
+    """The first page holds an f(vx, vy) image with data; the second image, the radial plot and the tables
+    follow after load."""
     html = server.get().decode()
     assert "bokeh-mathjax" not in html          # no TeX on the page: no 1.8 MB MathJax bundle
     load_app(page, server.url)
