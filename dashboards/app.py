@@ -50,7 +50,8 @@ def _freeze_heap() -> None:
     collections of 0.1-0.8 s stalled the event loop while a page loaded.
     Frozen objects are never collected by the cyclic GC (reference counting
     still frees them); with ``--warm`` this runs at start-up, after the
-    warm-up session.
+    warm-up session was built, whose own cyclic garbage therefore stays in
+    memory (once, not per session).
     """
     global _HEAP_FROZEN
     if not _HEAP_FROZEN:

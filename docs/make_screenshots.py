@@ -38,7 +38,10 @@ def main(argv=None) -> int:
             browser = launch_browser(pw)
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             load_app(page, srv.url)
-            time.sleep(4)
+            # the radial distribution and the tables follow the first view
+            page.locator(".collop-radial-plot").first.wait_for(timeout=60_000)
+            page.locator(".collop-counts .tabulator-row").first.wait_for(timeout=60_000)
+            time.sleep(2)
             page.screenshot(path=str(out / "data_tab.png"))
 
             open_tab(page, "Fokker–Planck")
