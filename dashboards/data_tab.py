@@ -18,6 +18,10 @@ from .export import figure_card
 __all__ = ["DataTab", "FImage"]
 
 
+#: Title size of the Data tab's Bokeh figures: HoloViews' (the other tabs' figures).
+TITLE_SIZE = "12pt"
+
+
 def _default_frames(n: int) -> list[int]:
     return sorted({0, n // 8, n // 4, n // 2, n - 1}) if n > 1 else [0]
 
@@ -49,6 +53,7 @@ class FImage:
         self.figure.center = [r for r in self.figure.center if not isinstance(r, Grid)]
         self.figure.add_tools(HoverTool(renderers=[glyph], tooltips=[("vx", "$x"), ("vy", "$y"), ("f", "@image")]))
         self.figure.add_layout(ColorBar(color_mapper=self.mapper, width=12), "right")
+        self.figure.title.text_font_size = TITLE_SIZE
         self.show(time_index)
 
     def show(self, time_index: int) -> None:
@@ -58,6 +63,38 @@ class FImage:
         self.mapper.update(low=lo, high=hi if hi > lo else lo + 1.0)
         self.figure.title.text = label
         self.source.data = {"image": [img]}
+
+
+class RadialView:
+    """The live radial distribution F(v) = v ∫ f dθ of one population at several frames (Fig. 2b).
+
+    Like :class:`FImage`, a Bokeh figure updated in place (one multi-line
+    source: a change of population or frames sends only the new curves);
+    the export draws :func:`dashboards.plots.radial_curves` with HoloViews.
+    The curves take HoloViews' default colours, as in the export.
+    """
+
+    COLORS = list(hv.Cycle.default_cycles["default_colors"])
+
+    def __init__(self, ds, population: str, time_indices):
+        self.ds = ds
+        self.source = ColumnDataSource({"xs": [], "ys": [], "label": [], "color": []})
+        self.figure = figure(height=300, sizing_mode="stretch_width", tools="pan,wheel_zoom,box_zoom,reset,save",
+                             x_axis_label=f"v{plots.units(ds)}", y_axis_label="v ∫ f dθ")
+        lines = self.figure.multi_line(xs="xs", ys="ys", line_color="color", line_width=2, legend_field="label",
+                                       source=self.source)
+        self.figure.add_tools(HoverTool(renderers=[lines], tooltips=[("", "@label"), ("v", "$x"), ("F", "$y")]))
+        self.figure.legend.location = "top_right"
+        self.figure.title.text_font_size = TITLE_SIZE
+        self.show(population, time_indices)
+
+    def show(self, population: str, time_indices) -> None:
+        """Draw ``population`` at the frames ``time_indices``."""
+        speed, lines = plots.radial_lines(self.ds, population, time_indices)
+        self.figure.title.text = f"{population}: F(v) = v ∫ f dθ"
+        self.source.data = {"xs": [speed] * len(lines), "ys": [values for _, values in lines],
+                            "label": [label for label, _ in lines],
+                            "color": [self.COLORS[k % len(self.COLORS)] for k in range(len(lines))]}
 
 
 class DataTab(Tab):
@@ -76,7 +113,9 @@ class DataTab(Tab):
         self._ds = None
         self._f_grid = None
         self.f_images: list[FImage] = []
+        self.radial: RadialView | None = None
         self.state.param.watch(lambda *_: self._build(), ["dataset"])
+        self.param.watch(lambda *_: self._show_radial(), ["radial_population", "radial_frames"])
         self.param.watch(lambda *_: self._show_populations(), ["populations"])
         self.param.watch(lambda *_: self._show_frame(), ["frame"])
         self._build()
@@ -96,6 +135,11 @@ class DataTab(Tab):
             self.f_images = [FImage(ds, p, self.frame) for p in pops]
             self._f_grid.objects = [pn.pane.Bokeh(im.figure) for im in self.f_images]
 
+    def _show_radial(self) -> None:
+        if self.radial is not None:
+            self.radial.show(self.radial_population, self.radial_frames)
+            pn.io.push_notebook(self._radial_pane)     # in a notebook; nothing to do under a server
+
     def _show_frame(self) -> None:
         for im in self.f_images:
             im.show(self.frame)
@@ -106,6 +150,7 @@ class DataTab(Tab):
         self._builds += 1
         build = self._builds
         ds = self.state.dataset
+        self.radial = None
         if ds is None:
             self._ds, self._f_grid, self.f_images = None, None, []
             self._body[:] = [alert("No usable dataset chosen.", "warning", "data-empty")]
@@ -156,9 +201,10 @@ class DataTab(Tab):
         rad_frames = pn.widgets.MultiChoice.from_param(
             self.param.radial_frames, options={f"t = {times[i]:g}": i for i in range(nt)}, label="Frames",
             css_classes=["collop-radial-times"], sizing_mode="stretch_width")
-        radial = hv.DynamicMap(pn.bind(plots.radial_curves, ds, self.param.radial_population,
-                                       self.param.radial_frames))
-        r_card = figure_card(radial, lambda: plots.radial_curves(ds, self.radial_population, self.radial_frames),
+        self.radial = RadialView(ds, self.radial_population, self.radial_frames)
+        self._radial_pane = pn.pane.Bokeh(self.radial.figure, sizing_mode="stretch_width")
+        r_card = figure_card(self._radial_pane,
+                             lambda: plots.radial_curves(ds, self.radial_population, self.radial_frames),
                              "radial-plot", "Radial distribution F(v) = v ∫ f dθ (Fig. 2b)")
         self._body.append(pn.Column(
             pn.Row(rad_pop, rad_frames, sizing_mode="stretch_width"),

@@ -82,16 +82,21 @@ def figure_card(obj, make: Callable[[], object], name: str, title: str = "", css
 
     Parameters
     ----------
-    obj : HoloViews object or bound function
-        What the page shows (a DynamicMap fed by streams, or a function bound
-        to parameters).
+    obj : HoloViews object, bound function or Panel object
+        What the page shows (a DynamicMap fed by streams, a function bound
+        to parameters, or a Panel pane / layout, used as it is).
     make : callable
         Returns the static figure to export (see :func:`export_buttons`).
     name : str
         The pane carries CSS class ``collop-<name>`` (plus ``css``); the
         buttons ``collop-export-<name>-<fmt>``.
     """
-    pane = pn.panel(obj, css_classes=[f"collop-{_slug(name)}", *css], sizing_mode="stretch_width", **kw)
+    classes = [f"collop-{_slug(name)}", *css]
+    if isinstance(obj, pn.viewable.Viewable):
+        obj.css_classes = [*obj.css_classes, *(c for c in classes if c not in obj.css_classes)]
+        pane = obj
+    else:
+        pane = pn.panel(obj, css_classes=classes, sizing_mode="stretch_width", **kw)
     parts = ([pn.pane.Markdown(f"**{title}**", margin=(0, 5))] if title else []) + [
         pane, export_buttons(make, name)]
     return pn.Column(*parts, sizing_mode="stretch_width")

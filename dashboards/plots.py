@@ -13,7 +13,8 @@ from bokeh.palettes import RdBu, Viridis256, interp_palette
 
 from collop.moments import radial_distribution, speed_shells
 
-__all__ = ["COEFFICIENTS", "f_frame", "f_bounds", "units", "f_image", "f_images", "radial_curves", "isotropic_view",
+__all__ = ["COEFFICIENTS", "f_frame", "f_bounds", "units", "f_image", "f_images", "radial_lines", "radial_curves",
+           "isotropic_view",
            "coefficient_curves", "coefficient_compare", "loss_curve", "normalised_difference",
            "rollout_triptych", "rollout_panels", "summary_frame", "summary_table", "EMPTY_LOSS"]
 
@@ -66,12 +67,17 @@ def f_images(ds: xr.Dataset, populations, time_index: int) -> hv.Layout:
     return hv.Layout([f_image(ds, p, time_index) for p in pops]).cols(3).opts(shared_axes=False)
 
 
-def radial_curves(ds: xr.Dataset, population: str, time_indices) -> hv.Overlay:
-    """The radial distribution ``F(v) = v ∫ f dθ`` of a population at several frames (Fig. 2b)."""
+def radial_lines(ds: xr.Dataset, population: str, time_indices) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """The speeds and, per frame (in time order, each once), the label and values of ``F(v) = v ∫ f dθ``."""
     idx = sorted({int(i) for i in time_indices}) or [0]
     F = radial_distribution(ds["f"].sel(population=population).isel(time=idx))
-    curves = [hv.Curve((F["speed"].values, F.isel(time=k).values), "speed", "F",
-                       label=f"t = {float(F['time'][k]):g}") for k in range(len(idx))]
+    return F["speed"].values, [(f"t = {float(F['time'][k]):g}", F.isel(time=k).values) for k in range(len(idx))]
+
+
+def radial_curves(ds: xr.Dataset, population: str, time_indices) -> hv.Overlay:
+    """The radial distribution ``F(v) = v ∫ f dθ`` of a population at several frames (Fig. 2b)."""
+    speed, lines = radial_lines(ds, population, time_indices)
+    curves = [hv.Curve((speed, values), "speed", "F", label=label) for label, values in lines]
     return hv.Overlay(curves).opts(
         hv.opts.Curve(tools=["hover"]),
         hv.opts.Overlay(title=f"{population}: F(v) = v ∫ f dθ", xlabel=f"v{units(ds)}",

@@ -53,6 +53,9 @@ def test_data_tab_shows_the_images_then_the_rest(app):
     assert (data.f_images[0].source.data["image"][0] != before).any()
     data.populations = [data.populations[1]]
     assert len(data.f_images) == 1 and len(data._f_grid) == 1
+    data.radial_population, data.radial_frames = data.populations[0], [0, 60]
+    assert list(data.radial.source.data["label"]) == ["t = 0", "t = 60"]
+    assert data.radial.figure.title.text.startswith(data.populations[0])
     _render(data)
 
 

@@ -43,6 +43,24 @@ def test_live_f_image_matches_the_export(fp_data):
     assert live.mapper.high == pytest.approx(float(ds["f"].sel(population="right").isel(time=7).max()))
 
 
+def test_live_radial_view_matches_the_export(fp_data):
+    """The Data tab's Bokeh radial plot holds the curves of plots.radial_curves, and follows its inputs."""
+    from dashboards.data_tab import RadialView
+
+    ds = fp_data.ds
+    live = RadialView(ds, "centre", [9, 0, 9])
+    ov = plots.radial_curves(ds, "centre", [9, 0, 9])
+    data = live.source.data
+    assert list(data["label"]) == [c.label for c in ov.values()] == ["t = 0", "t = 0.9"]
+    for k, curve in enumerate(ov.values()):
+        np.testing.assert_allclose(data["xs"][k], curve.dimension_values("speed"))
+        np.testing.assert_allclose(data["ys"][k], curve.dimension_values("F"))
+    live.show("right", [3])
+    assert live.figure.title.text.startswith("right") and list(live.source.data["label"]) == ["t = 0.3"]
+    np.testing.assert_allclose(live.source.data["ys"][0], plots.radial_curves(ds, "right", [3]).values()[0]
+                               .dimension_values("F"))
+
+
 def test_radial_curves_overlay(fp_data):
     ov = plots.radial_curves(fp_data.ds, "centre", [0, 9, 0])
     assert isinstance(ov, hv.Overlay) and len(ov) == 2
