@@ -5,7 +5,7 @@ populations, ~120 frames, 51 x 51), the test rollout error next to the true
 operator's, and the relative L2 error of the recovered coefficients.
 
 Usage: python benchmarks/bench_training.py [--data data/langevin.nc] [--threads 1]
-       [--models tensor,nn] [--curriculum SPEC] [--nt N] [--smooth SIGMA]
+       [--models tensor,nn] [--curriculum SPEC] [--nt N] [--smooth SIGMA] [--reg-velocity L]
 Each model trains in its own process so peak memory is its own.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 from langevin_data import TEST, TRAIN  # noqa: E402
 
 
-def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, queue):
+def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, reg_velocity, queue):
     import torch
 
     from collop._stencil_kernels import set_kernel_threads
@@ -53,7 +53,7 @@ def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, qu
 
     t = time.perf_counter()
     tr = Trainer(curriculum or ("ps-tensor" if model == "tensor" else "ps-nn"), seed=0,
-                 snapshot_every=0, checkpoint_every=0, callback=progress).fit(op, rec)
+                 reg_velocity=reg_velocity, snapshot_every=0, checkpoint_every=0, callback=progress).fit(op, rec)
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     op_ds = op.to_dataset(grid, times)
@@ -63,6 +63,7 @@ def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, qu
     truth = truth_operator_dataset(default_truth(), ds)
     sup = speed_support(ds, "all", min_fraction=1e-3)
     queue.put({"model": model, "smooth": smooth, "nt": nt if model == "tensor" else None,
+               "reg_velocity": reg_velocity,
                "mean_substeps": sum(h["mean_substeps"] for h in tr.history_) / max(1, len(tr.history_)), "threads": threads, "wall_s": wall, "peak_rss_mib": peak, "status": tr.status_,
                "best_loss": tr.best_loss_, "epochs": len(tr.history_),
                "test": evaluate(op_ds, ds, TEST), "truth_test": evaluate(truth, ds, TEST),
@@ -79,6 +80,8 @@ def main(argv=None):
                    help="Gaussian smoothing of the training record, in bins (default 0: the data as they are)")
     p.add_argument("--nt", type=int, default=None,
                    help="time nodes of the PS-Tensor operator (default: collop's default)")
+    p.add_argument("--reg-velocity", type=float, default=0.0,
+                   help="lambda_v of the speed-derivative penalty (default 0)")
     p.add_argument("--save", default=None, help="folder for the learned operator files")
     p.add_argument("--parallel", action="store_true", help="train the models at the same time")
     p.add_argument("--json", default=None, help="also write the results here")
@@ -89,7 +92,7 @@ def main(argv=None):
     if a.save:
         Path(a.save).mkdir(parents=True, exist_ok=True)
     q = ctx.Queue()
-    procs = [ctx.Process(target=_train, args=(m, a.data, a.threads, a.curriculum, a.smooth, a.save, a.nt, q))
+    procs = [ctx.Process(target=_train, args=(m, a.data, a.threads, a.curriculum, a.smooth, a.save, a.nt, a.reg_velocity, q))
              for m in models]
     for i, proc in enumerate(procs):
         proc.start()
@@ -100,7 +103,7 @@ def main(argv=None):
         results = [q.get() for _ in procs]
         for proc in procs:
             proc.join()
-    print(f"data {a.data}; smooth {a.smooth} bins; PS-Tensor nt {a.nt}; {a.threads} thread(s) per model; "
+    print(f"data {a.data}; smooth {a.smooth} bins; PS-Tensor nt {a.nt}; lambda_v {a.reg_velocity}; {a.threads} thread(s) per model; "
           f"{'in parallel' if a.parallel else 'one after another'}")
     for r in results:
         model = r["model"]

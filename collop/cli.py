@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--reg", type=_nonneg_float, default=0.0, metavar="L",
                     help="weight of the time-derivative penalty (default 0)")
     fp.add_argument("--reg-order", type=int, choices=(1, 2), default=1)
+    fp.add_argument("--reg-velocity", type=_nonneg_float, default=0.0, metavar="L",
+                    help="weight of the penalty on velocity (speed) derivatives, per grid bin "
+                         "(default 0)")
+    fp.add_argument("--reg-velocity-order", type=int, choices=(1, 2), default=2)
     fp.add_argument("--smooth", type=_nonneg_float, default=0.0, metavar="SIGMA",
                     help="Gaussian smoothing of the training frames in velocity, in bins "
                          "(default 0: raw histograms, as in the paper; 1 removes most of the "
@@ -327,8 +331,8 @@ def _progress(args, **kw):
 
 # --- train fp ---------------------------------------------------------------------------
 
-_RESUME_KEYS = ("data", "train", "model", "symmetry", "nt", "reg", "reg_order", "seed", "curriculum",
-                "smooth")
+_RESUME_KEYS = ("data", "train", "model", "symmetry", "nt", "reg", "reg_order", "reg_velocity",
+                "reg_velocity_order", "seed", "curriculum", "smooth")
 
 
 def _curriculum(spec: str):
@@ -373,7 +377,8 @@ def cmd_train_fp(args) -> int:
     run = RunFolder(out.path)
     params = {"data": os.path.abspath(data_path), "train": train_names, "test": test_names,
               "model": args.model, "symmetry": args.symmetry, "nt": args.nt, "reg": args.reg,
-              "reg_order": args.reg_order, "seed": args.seed, "curriculum": spec,
+              "reg_order": args.reg_order, "reg_velocity": args.reg_velocity,
+              "reg_velocity_order": args.reg_velocity_order, "seed": args.seed, "curriculum": spec,
               "smooth": args.smooth, "threads": args.threads}
     checkpoint = out.path / "checkpoint.pt"
     if out.existed:
@@ -445,7 +450,9 @@ def cmd_train_fp(args) -> int:
         previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         bar = _progress(args, total=int(offsets[-1]), desc="train fp", unit="epoch")
-        trainer = Trainer(stages, reg=args.reg, reg_order=args.reg_order, seed=args.seed,
+        trainer = Trainer(stages, reg=args.reg, reg_order=args.reg_order,
+                          reg_velocity=args.reg_velocity, reg_velocity_order=args.reg_velocity_order,
+                          seed=args.seed,
                           callback=callback, checkpoint=checkpoint, stop=stop)
         trainer.fit(op, record)
         bar.close()
@@ -457,7 +464,9 @@ def cmd_train_fp(args) -> int:
                  "model": args.model, "symmetry": args.symmetry, "seed": int(args.seed),
                  "nt": int(args.nt) if args.nt is not None else
                  (int(op.field.time_nodes.numel()) if args.model == "tensor" else 0),
-                 "reg": float(args.reg), "reg_order": int(args.reg_order), "curriculum": spec,
+                 "reg": float(args.reg), "reg_order": int(args.reg_order),
+                 "reg_velocity": float(args.reg_velocity),
+                 "reg_velocity_order": int(args.reg_velocity_order), "curriculum": spec,
                  "smooth": float(args.smooth), "status": status, "best_loss": best if best is not None else float("nan"),
                  "train_seconds": float(trainer.train_seconds_)}
         op_path = out.path / "operator.nc"

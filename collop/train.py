@@ -15,7 +15,8 @@ Carvalho et al.,
     |\\hat f^{(t+u)}(v) - f^{(t+u)}(v)|,
 
 averaged over the batch, plus ``lambda_reg * sum_c ||d^n c/dt^n||_2``
-(Appendix D.5), with Adam. ``f`` is in grid units (see
+(Appendix D.5) and, optionally, ``lambda_v * sum_c ||d^m c/dv^m||_2`` across
+velocity (in grid bins), with Adam. ``f`` is in grid units (see
 :class:`collop.data.Record`). The weights kept are those with the lowest
 training loss in the last stage reached.
 """
@@ -102,6 +103,14 @@ class Trainer:
         ``lambda_reg``; 0 disables the penalty.
     reg_order : {1, 2}
         Order of the penalised time derivative.
+    reg_velocity : float
+        ``lambda_v``, weight of the penalty on velocity derivatives (speed for
+        isotropic operators), in natural units per grid bin; 0 disables it.
+        It fills in where the data leave a coefficient undetermined (speeds
+        few training populations reach) from where they do not.
+    reg_velocity_order : {1, 2}
+        Order of the penalised velocity derivative (default 2: straight lines
+        cost nothing).
     seed : int
         Seeds torch before training.
     callback : callable, optional
@@ -130,15 +139,18 @@ class Trainer:
     """
 
     def __init__(self, curriculum="ps-tensor", *, solver: GridSolver | None = None, reg: float = 0.0,
-                 reg_order: int = 1, seed: int = 0, callback=None, stop=None, checkpoint=None,
+                 reg_order: int = 1, reg_velocity: float = 0.0, reg_velocity_order: int = 2, seed: int = 0, callback=None, stop=None, checkpoint=None,
                  checkpoint_every: int = 100, snapshot_every: int = 25, dtype=torch.float32):
         self.curriculum = parse_curriculum(curriculum)
         if not self.curriculum:
             raise ValueError("empty curriculum")
-        if reg_order not in (1, 2):
-            raise ValueError("reg_order must be 1 or 2")
+        if reg_order not in (1, 2) or reg_velocity_order not in (1, 2):
+            raise ValueError("reg_order and reg_velocity_order must be 1 or 2")
+        if reg < 0 or reg_velocity < 0:
+            raise ValueError("regularisation weights must be >= 0")
         self.solver = solver or ForwardEuler()
         self.reg, self.reg_order, self.seed = float(reg), int(reg_order), int(seed)
+        self.reg_velocity, self.reg_velocity_order = float(reg_velocity), int(reg_velocity_order)
         self.callback, self.stop = callback, stop
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
         self.checkpoint_every, self.snapshot_every = int(checkpoint_every), int(snapshot_every)
@@ -179,6 +191,9 @@ class Trainer:
         loss = self.solver.unrolled_abs_error(Wdt, fs, nu, n_sub) / (nu * fs[:S].numel())
         if self.reg > 0:
             loss = loss + self.reg * op.regularization(self.reg_order, data.times[:-1])
+        if self.reg_velocity > 0:
+            loss = loss + self.reg_velocity * op.regularization(
+                self.reg_velocity_order, data.times[:-1], along="velocity", grid=data.grid)
         return loss, n_sub
 
     # -- the loop -------------------------------------------------------------

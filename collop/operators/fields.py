@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Field", "TensorField", "MLPField", "linear_weights"]
+__all__ = ["Field", "TensorField", "MLPField", "linear_weights", "input_diff_norm"]
 
 
 def linear_weights(nodes: torch.Tensor, x: torch.Tensor):
@@ -62,6 +62,14 @@ def _diff_norm(vals: torch.Tensor, order: int, dt) -> torch.Tensor:
         d = torch.diff(d, dim=0)
     d = d / dt ** order
     return d.reshape(-1, d.shape[-1]).norm(dim=0).sum()
+
+
+def input_diff_norm(vals: torch.Tensor, order: int, steps) -> torch.Tensor:
+    """``sum_d sum_c ||diff^order(vals, axis=1+d)/steps[d]^order||_2`` for ``vals (T, *inputs, C)``."""
+    total = vals.new_zeros(())
+    for d, step in enumerate(steps):
+        total = total + _diff_norm(vals.movedim(1 + d, 0), order, step)
+    return total
 
 
 class TensorField(Field):
@@ -122,6 +130,10 @@ class TensorField(Field):
         dt = (tn[1:] - tn[:-1]).mean() if tn.numel() > 1 else 1.0
         return _diff_norm(self.values.reshape(self.values.shape[0], -1, self.n_channels),
                           order, dt)
+
+    def input_derivative_penalty(self, order: int, steps) -> torch.Tensor:
+        """``sum_d sum_c ||d^n c/dx_d^n||_2`` on the tensor's nodes; ``steps`` per input axis."""
+        return input_diff_norm(self.values, order, steps)
 
 
 class MLPField(Field):

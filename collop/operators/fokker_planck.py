@@ -37,7 +37,7 @@ from ..datasets import full_operator_dataset, isotropic_operator_dataset
 from ..grid import VelocityGrid
 from ..schema import SchemaError
 from ..solvers import _probe_kappa, sparse_linear
-from .fields import MLPField, TensorField
+from .fields import MLPField, TensorField, input_diff_norm
 
 __all__ = ["FokkerPlanck", "Isotropic", "Full", "SYMMETRIES"]
 
@@ -295,15 +295,48 @@ class FokkerPlanck(nn.Module):
             nodes = self.field.nodes(0) if self.symmetry is Isotropic else None
             self.symmetry.project_(self.field.values, nodes)
 
-    def regularization(self, order: int, times) -> torch.Tensor:
-        """``sum_c ||d^n c/dt^n||_2`` in natural units (Appendix D.5)."""
+    def regularization(self, order: int, times, along: str = "time", grid: VelocityGrid | None = None
+                       ) -> torch.Tensor:
+        """A smoothness penalty ``sum_c ||d^n c/ds^n||_2`` in natural units.
+
+        Parameters
+        ----------
+        order : {1, 2}
+            Order ``n`` of the finite-difference derivative.
+        times : array
+            Frame times (time units); MLPs are evaluated there.
+        along : {"time", "velocity"}
+            ``"time"``: ``s = t`` in time units (Appendix D.5 of Carvalho et
+            al.). ``"velocity"``: ``s`` is each input (speed, or ``vx`` and
+            ``vy``) measured in grid bins, summed over inputs; this is the
+            "norm of the derivatives of the operator" of their Section 2.1
+            taken across velocity.
+        grid : VelocityGrid
+            Needed for ``along="velocity"``: the bin width, and the nodes MLPs
+            are evaluated on (speeds one bin apart, or the bin centres).
+        """
         t = torch.tensor(np.asarray(times, dtype=np.float64))
-        if isinstance(self.field, TensorField):
-            return self.field.time_derivative_penalty(order, t, None)
-        nodes = torch.linspace(0, float(self.field.x_scale), 48, dtype=torch.float64)
-        x = nodes[:, None] if self.symmetry.n_inputs == 1 else torch.stack(
-            torch.meshgrid(nodes - nodes[-1] / 2, nodes - nodes[-1] / 2, indexing="ij"), -1).reshape(-1, 2)
-        return self.field.time_derivative_penalty(order, t, x)
+        tensor = isinstance(self.field, TensorField)
+        if along == "time":
+            if tensor:
+                return self.field.time_derivative_penalty(order, t, None)
+            nodes = torch.linspace(0, float(self.field.x_scale), 48, dtype=torch.float64)
+            x = nodes[:, None] if self.symmetry.n_inputs == 1 else torch.stack(
+                torch.meshgrid(nodes - nodes[-1] / 2, nodes - nodes[-1] / 2, indexing="ij"), -1).reshape(-1, 2)
+            return self.field.time_derivative_penalty(order, t, x)
+        if along != "velocity":
+            raise ValueError(f"along must be 'time' or 'velocity', not {along!r}")
+        if grid is None:
+            raise ValueError("a velocity-derivative penalty needs the grid")
+        if tensor:
+            steps = [float((n[1:] - n[:-1]).mean()) / grid.h if n.numel() > 1 else 1.0
+                     for n in (self.field.nodes(d) for d in range(self.field.n_inputs))]
+            return self.field.input_derivative_penalty(order, steps)
+        nodes = [grid.speed_nodes()] if self.symmetry is Isotropic else [grid.vx, grid.vy]
+        mesh = np.meshgrid(*nodes, indexing="ij")
+        x = torch.tensor(np.stack([m.ravel() for m in mesh], -1))
+        vals = self.channels(x, t) / self.scales                    # (T, P, C), natural units
+        return input_diff_norm(vals.reshape(t.numel(), *mesh[0].shape, -1), order, [1.0] * len(nodes))
 
     # -- export ---------------------------------------------------------------
     @torch.no_grad()

@@ -86,6 +86,52 @@ def test_tensor_field_time_derivative_penalty_by_hand():
     assert float(field.time_derivative_penalty(2, None, None).detach()) == pytest.approx(4.0, rel=1e-12)
 
 
+def test_tensor_field_input_derivative_penalty_by_hand():
+    # 2 time nodes x 4 speed nodes x 1 channel; c = v^2 at t0 (second differences 2, 2)
+    # and 0 at t1. Steps of 2 grid bins divide the differences by 2^order.
+    v = np.arange(4.0)
+    vals = np.stack([v ** 2, np.zeros(4)])[..., None]
+    field = TensorField([v], [0.0, 1.0], 1, vals)
+    # order 2: (2, 2, 0, 0) / 2^2 -> ||.||_2 = sqrt(0.5)
+    assert float(field.input_derivative_penalty(2, [2.0]).detach()) == pytest.approx(np.sqrt(0.5), rel=1e-12)
+    # order 1: (1, 3, 5, 0, 0, 0) / 2 -> sqrt(35) / 2
+    assert float(field.input_derivative_penalty(1, [2.0]).detach()) == pytest.approx(np.sqrt(35.0) / 2, rel=1e-12)
+    # a straight line in speed costs nothing at order 2
+    line = TensorField([v], [0.0], 1, (3.0 * v - 1.0)[None, :, None])
+    assert float(line.input_derivative_penalty(2, [1.0]).detach()) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_velocity_penalty_is_the_same_for_tensor_and_mlp_fields():
+    """Both parametrisations give the same penalty for the same coefficients on the grid's speeds."""
+    grid = VelocityGrid.regular(11, 3.0)
+    times = np.linspace(0.0, 1.0, 3)
+
+    def coeffs(v):           # natural units; v in grid bins. D > 0 so softplus can be inverted
+        return torch.stack([-0.1 * v ** 2, 0.2 + 0.05 * v ** 3, 0.3 + 0 * v], -1)
+
+    tensor = FokkerPlanck.build("tensor", grid, times, nt=1)
+    with torch.no_grad():
+        tensor.field.values[0] = coeffs(torch.tensor(grid.speed_nodes()) / grid.h)
+    pen_t = float(tensor.regularization(2, times, along="velocity", grid=grid))
+
+    class Exact(MLPField):   # an MLP field whose raw outputs give exactly ``coeffs``
+        def forward(self, x, t):
+            c = coeffs(x[:, 0] / grid.h)
+            raw = torch.cat([c[:, :1], torch.log(torch.expm1(c[:, 1:]))], -1)
+            return raw[None].expand(t.numel(), -1, -1)
+
+    mlp = FokkerPlanck.build("nn", grid, times, nt=1)
+    mlp.field = Exact(1, 3, x_scale=grid.corner_speed, time_dependent=False)
+    # the MLP is evaluated at the 3 frame times, the tensor on its one time node
+    pen_m = float(mlp.regularization(2, times, along="velocity", grid=grid))
+    assert pen_t > 0.1
+    assert pen_m == pytest.approx(np.sqrt(3.0) * pen_t, rel=1e-10)
+    with pytest.raises(ValueError, match="grid"):
+        tensor.regularization(2, times, along="velocity")
+    with pytest.raises(ValueError, match="along"):
+        tensor.regularization(2, times, along="speed", grid=grid)
+
+
 def test_mlp_architecture_appendix_a():
     """3 Linear layers, 32 hidden units, LeakyReLU; one network per channel."""
     grid = VelocityGrid.regular(11, 3.0)
