@@ -54,25 +54,20 @@ if HAVE_NUMBA:
                                 outp[s, p, i + 1, j + 1] += W[s, k, i, j] * fp[s, p, i + di, j + dj]
 
     @njit(parallel=True, cache=True, fastmath=True)
-    def _backward(fp, W, gp, gfp, gW, active):  # pragma: no cover - compiled
-        # gp: (S, P, N+2, M+2) zero-padded upstream gradient; gfp: padded output (border
-        # written as zeros); gW is accumulated into; inactive groups pass the gradient through
+    def _backward(fp, Wp, gp, gfp, gW, active):  # pragma: no cover - compiled
+        # fp, gp: (S, P, N+2, M+2) zero-padded state and upstream gradient; Wp: (S, 9, N+2, M+2)
+        # zero-padded weights, so the adjoint's shifted reads need no bounds; gfp: padded
+        # output (border written as zeros); gW (S, 9, N, M) is accumulated into; inactive
+        # groups pass the gradient through.
         S, P, N2, M2 = gfp.shape
         N, M = N2 - 2, M2 - 2
         for s in prange(S):
-            if active[s]:
-                for i in range(N):
-                    for p in range(P):
-                        for di in range(3):
-                            for dj in range(3):
-                                k = di * 3 + dj
-                                for j in range(M):
-                                    gW[s, k, i, j] += gp[s, p, i + 1, j + 1] * fp[s, p, i + di, j + dj]
             for p in range(P):
                 for j in range(M2):
                     gfp[s, p, 0, j] = 0.0
                     gfp[s, p, N + 1, j] = 0.0
-                for i in range(N):
+            for i in range(N):
+                for p in range(P):
                     gfp[s, p, i + 1, 0] = 0.0
                     gfp[s, p, i + 1, M + 1] = 0.0
                     for j in range(M):
@@ -80,15 +75,17 @@ if HAVE_NUMBA:
                     if not active[s]:
                         continue
                     for di in range(3):
-                        ii = i - di + 1
-                        if ii < 0 or ii >= N:
-                            continue
+                        a = i + 2 - di
                         for dj in range(3):
                             k = di * 3 + dj
-                            j0 = max(0, dj - 1)
-                            j1 = min(M, M + dj - 1)
-                            for j in range(j0, j1):
-                                gfp[s, p, i + 1, j + 1] += W[s, k, ii, j - dj + 1] * gp[s, p, ii + 1, j - dj + 2]
+                            o = 2 - dj
+                            for j in range(M):
+                                gfp[s, p, i + 1, j + 1] += Wp[s, k, a, j + o] * gp[s, p, a, j + o]
+                    for di in range(3):
+                        for dj in range(3):
+                            k = di * 3 + dj
+                            for j in range(M):
+                                gW[s, k, i, j] += gp[s, p, i + 1, j + 1] * fp[s, p, i + di, j + dj]
 
     @njit(parallel=True, cache=True, fastmath=True)
     def _abs_diff_sum_p(ap, b):  # pragma: no cover - compiled
@@ -193,9 +190,30 @@ def abs_diff_grad(a: np.ndarray, b: np.ndarray, g: float, out: np.ndarray | None
     return out
 
 
+if HAVE_NUMBA:
+
+    @njit(parallel=True, cache=True)
+    def _pad_into(a, out):  # pragma: no cover - compiled
+        # a (L, N, M) -> out (L, N+2, M+2) with a zero border, in one pass
+        L, N, M = a.shape
+        for l in prange(L):
+            for j in range(M + 2):
+                out[l, 0, j] = 0
+                out[l, N + 1, j] = 0
+            for i in range(N):
+                out[l, i + 1, 0] = 0
+                out[l, i + 1, M + 1] = 0
+                for j in range(M):
+                    out[l, i + 1, j + 1] = a[l, i, j]
+
+
 def _pad(a: np.ndarray) -> np.ndarray:
-    out = np.zeros(a.shape[:-2] + (a.shape[-2] + 2, a.shape[-1] + 2), dtype=a.dtype)
-    out[..., 1:-1, 1:-1] = a
+    out = np.empty(a.shape[:-2] + (a.shape[-2] + 2, a.shape[-1] + 2), dtype=a.dtype)
+    if HAVE_NUMBA and a.ndim >= 2 and a.size:
+        _pad_into(a.reshape((-1,) + a.shape[-2:]), out.reshape((-1,) + out.shape[-2:]))
+    else:
+        out[...] = 0
+        out[..., 1:-1, 1:-1] = a
     return out
 
 
@@ -215,11 +233,14 @@ def step_padded(fp: np.ndarray, W: np.ndarray, active: np.ndarray | None = None)
     return outp
 
 
-def step_padded_adjoint(fp: np.ndarray, W: np.ndarray, gp: np.ndarray, gW: np.ndarray,
+def step_padded_adjoint(fp: np.ndarray, Wp: np.ndarray, gp: np.ndarray, gW: np.ndarray,
                         active: np.ndarray | None = None) -> np.ndarray:
-    """:func:`stencil_backward` on and to zero-padded arrays; ``gW`` is accumulated in place."""
+    """:func:`stencil_backward` on and to zero-padded arrays; ``gW`` is accumulated in place.
+
+    ``Wp`` is the stencil zero-padded like the states (``pad(W)``), ``gW`` is not padded.
+    """
     gfp = np.empty_like(gp)
-    _backward(fp, W, gp, gfp, gW, _active(active, fp.shape[0]))
+    _backward(fp, Wp, gp, gfp, gW, _active(active, fp.shape[0]))
     return gfp
 
 
@@ -248,5 +269,5 @@ def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray, gW: np.ndarray
     The gradient of ``W`` is added to ``gW`` when given (in place), else to zeros.
     """
     gW = np.zeros_like(W) if gW is None else gW
-    gfp = step_padded_adjoint(_pad(f), W, _pad(g), gW, active)
+    gfp = step_padded_adjoint(_pad(f), _pad(W), _pad(g), gW, active)
     return np.ascontiguousarray(gfp[..., 1:-1, 1:-1]), gW

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import _sparse_kernels as _sk
 from . import _stencil_kernels as _k
 
 __all__ = ["fp_flux_divergence", "fp_stencil_weights", "stencil_apply", "stencil_tendency", "abs_diff_sum",
@@ -220,12 +221,13 @@ class _UnrolledMAE(torch.autograd.Function):
         W, F_ = Wdt.detach().numpy(), fs.detach().numpy()
         nu, counts, S = ctx.nu, ctx.counts, ctx.S
         gW = np.zeros_like(W)
+        Wp = _k.pad(W)                 # padded once: the adjoint's shifted reads need no bounds
         g = np.zeros_like(ctx.frames[0][0])
         for u in reversed(range(nu)):
             states, c = ctx.frames[u], counts[u:u + S]
             _k.abs_diff_grad_padded(states[-1], F_[u + 1:u + 1 + S], float(gl), g)
             for k in reversed(range(len(states) - 1)):
-                g = _k.step_padded_adjoint(states[k], W[u:u + S], g, gW[u:u + S],
+                g = _k.step_padded_adjoint(states[k], Wp[u:u + S], g, gW[u:u + S],
                                            None if c.min() > k else c > k)
         ctx.frames = None
         return torch.from_numpy(gW), None, None, None
@@ -250,6 +252,21 @@ def abs_diff_sum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).abs().sum(dtype=torch.float64)
 
 
+class _SparseRows(torch.autograd.Function):
+    """``XT @ G.T`` in the numba CSR kernels; the result is C-contiguous ``(T, R)``."""
+
+    @staticmethod
+    def forward(ctx, XT, G):
+        csr = (G.crow_indices().numpy(), G.col_indices().numpy(), G.values().numpy())
+        ctx.csr, ctx.n_cols = csr, G.shape[1]
+        return torch.from_numpy(_sk.csr_rows(*csr, XT.detach().numpy()))
+
+    @staticmethod
+    def backward(ctx, g):
+        return torch.from_numpy(_sk.csr_rows_adjoint(*ctx.csr, g.detach().contiguous().numpy(),
+                                                    ctx.n_cols)), None
+
+
 class _SparseLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, X, G, GT):
@@ -261,9 +278,15 @@ class _SparseLinear(torch.autograd.Function):
         return ctx.GT @ g.contiguous(), None, None
 
 
-def sparse_linear(G: torch.Tensor, GT: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """``G @ X`` for a fixed sparse CSR ``G`` whose transpose ``GT`` is precomputed."""
-    return _SparseLinear.apply(X, G, GT)
+def sparse_rows(G: torch.Tensor, GT: torch.Tensor, XT: torch.Tensor) -> torch.Tensor:
+    """``XT @ G.T``: a fixed sparse CSR ``G (R, K)`` applied to every row of ``XT (T, K)``.
+
+    ``GT`` is ``G``'s transpose, precomputed (used off the CPU kernels). The
+    result ``(T, R)`` is contiguous, so what consumes it needs no transpose.
+    """
+    if _use_kernel(XT, XT) and G.layout == torch.sparse_csr and G.dtype == XT.dtype:
+        return _SparseRows.apply(XT.contiguous(), G)
+    return _SparseLinear.apply(XT.T.contiguous(), G, GT).T.contiguous()
 
 
 def stencil_tendency(f: torch.Tensor, W: torch.Tensor) -> torch.Tensor:

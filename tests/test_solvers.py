@@ -31,8 +31,8 @@ from torch.func import functional_call
 
 from collop.grid import VelocityGrid
 from collop.operators import FokkerPlanck
-from collop.solvers import (ForwardEuler, Heun, fp_stencil_weights, stable_substeps, stencil_apply,
-                            stencil_tendency)
+from collop.solvers import (ForwardEuler, Heun, fp_stencil_weights, sparse_rows, stable_substeps,
+                            stencil_apply, stencil_tendency)
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -212,6 +212,20 @@ def test_fp_stencil_weights_of_coefficient_maps_equals_operator_stencil(model, s
         W = op.stencil(grid, t, dtype=torch.float64)
     assert W.shape == ref.shape == (3, 9, 11, 13)
     assert ((W - ref).abs().max() / ref.abs().max()).item() < 1e-12
+
+
+@pytest.mark.parametrize("n_rows", [1, 63, 64, 200])       # less than, at and over a row block
+def test_sparse_rows_kernel_matches_dense_and_passes_gradcheck(n_rows):
+    gen = torch.Generator().manual_seed(n_rows)
+    dense = torch.randn(n_rows, 17, generator=gen, dtype=torch.float64)
+    dense[torch.rand(n_rows, 17, generator=gen) < 0.8] = 0.0       # ~3 entries per row, some rows empty
+    G = dense.to_sparse_csr()
+    GT = dense.T.contiguous().to_sparse_csr()
+    XT = torch.randn(7, 17, generator=gen, dtype=torch.float64, requires_grad=True)
+    out = sparse_rows(G, GT, XT)
+    assert out.is_contiguous() and out.shape == (7, n_rows)
+    np.testing.assert_allclose(out.detach().numpy(), (XT @ dense.T).detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda x: sparse_rows(G, GT, x), (XT,), eps=1e-6, atol=1e-9)
 
 
 # --- exact solutions ---------------------------------------------------------------------------

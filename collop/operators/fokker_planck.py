@@ -36,7 +36,7 @@ from torch import nn
 from ..datasets import full_operator_dataset, isotropic_operator_dataset
 from ..grid import VelocityGrid
 from ..schema import SchemaError
-from ..solvers import _probe_kappa, sparse_linear
+from ..solvers import _probe_kappa, sparse_rows
 from .fields import MLPField, TensorField, input_diff_norm
 
 __all__ = ["FokkerPlanck", "Isotropic", "Full", "SYMMETRIES"]
@@ -285,7 +285,7 @@ class FokkerPlanck(nn.Module):
         G, GT, x = self._stencil_matrix(grid, dtype)
         t = torch.tensor(np.asarray(times, dtype=np.float64))
         ch = self.channels(x, t).to(dtype)                        # (T, U, C)
-        W = sparse_linear(G, GT, ch.reshape(t.numel(), -1).T.contiguous()).T
+        W = sparse_rows(G, GT, ch.reshape(t.numel(), -1))
         return W.reshape(t.numel(), 9, *grid.shape)
 
     @torch.no_grad()
