@@ -72,7 +72,10 @@ class FPTab(Tab):
                                           css_classes=["collop-symmetry"])
         self.nt = pn.widgets.IntInput(label="N_t (0: one per frame)", value=0, start=0, css_classes=["collop-nt"],
                                      width=170)
-        self.reg = pn.widgets.FloatInput(label="λ_reg", value=0.0, start=0.0, step=1e-3, css_classes=["collop-reg"])
+        self.reg = pn.widgets.FloatInput(label="λ_reg (time)", value=0.0, start=0.0, step=1e-3,
+                                         css_classes=["collop-reg"], width=170)
+        self.reg_v = pn.widgets.FloatInput(label="λ_v (speed)", value=0.0, start=0.0, step=1e-3,
+                                           css_classes=["collop-reg-v"], width=170)
         self.seed = pn.widgets.IntInput(label="Seed", value=0, css_classes=["collop-seed"], width=170)
         self.ndump = pn.widgets.IntInput(label="N_dump (frames per interval)", value=1, start=1,
                                          css_classes=["collop-ndump"], visible=False)
@@ -127,7 +130,8 @@ class FPTab(Tab):
                                                            sizing_mode="stretch_width")
 
         controls = pn.Column(self.train, self.test, self.method, self.symmetry,
-                             pn.Row(self.nt, self.seed), self.reg, self.ndump, self.curriculum_box,
+                             pn.Row(self.nt, self.seed), pn.Row(self.reg, self.reg_v), self.ndump,
+                             self.curriculum_box,
                              pn.Row(self.start, self.stop), self.message, width=380)
         live = pn.Column(
             pn.Row(self.progress, sizing_mode="stretch_width"), self.progress_text, self.feed_text,
@@ -190,6 +194,7 @@ class FPTab(Tab):
         self.curriculum_box.visible = model != "tracks"
         self.nt.visible = model == "tensor"
         self.reg.visible = model != "tracks"
+        self.reg_v.visible = model != "tracks"
         self.seed.visible = model != "tracks"
         self.ndump.visible = model == "tracks"
         self.train.disabled = model == "tracks"
@@ -226,7 +231,8 @@ class FPTab(Tab):
                 spec = curriculum_spec(self.curriculum.value)
                 run_id = s.manager.start_fp(s.dataset_path, train=self.train.value, test=self.test.value,
                                             model=model, symmetry=self.symmetry.value, nt=self.nt.value or None,
-                                            reg=self.reg.value, seed=self.seed.value, curriculum=spec)
+                                            reg=self.reg.value, reg_velocity=self.reg_v.value,
+                                            seed=self.seed.value, curriculum=spec)
         except (ValueError, OSError) as exc:
             return set_alert(self.message, str(exc), "danger")
         set_alert(self.message, f"Started run {run_id}.", "success")

@@ -42,11 +42,13 @@ def new_run_id(method: str) -> str:
 
 
 def fp_argv(data, out, *, train, test, model="tensor", symmetry="isotropic", nt=None, reg=0.0,
-            seed=0, curriculum=None, smooth=0.0) -> list[str]:
+            seed=0, curriculum=None, smooth=0.0, reg_velocity=0.0) -> list[str]:
     """The ``collop train fp`` arguments of a training."""
     argv = ["-q", "train", "fp", str(data), "--train", ",".join(train), "--model", model,
             "--symmetry", symmetry, "--reg", repr(float(reg)), "--seed", str(int(seed)),
             "--smooth", repr(float(smooth)), "--out", str(out)]
+    if reg_velocity:
+        argv += ["--reg-velocity", repr(float(reg_velocity))]
     if test:
         argv += ["--test", ",".join(test)]
     if nt:
@@ -131,16 +133,18 @@ class JobManager:
 
     # -- jobs --------------------------------------------------------------------------
     def start_fp(self, data, *, train, test=(), model="tensor", symmetry="isotropic", nt=None,
-                 reg=0.0, seed=0, curriculum=None, smooth=0.0, run_id: str | None = None) -> str:
+                 reg=0.0, seed=0, curriculum=None, smooth=0.0, reg_velocity=0.0,
+                 run_id: str | None = None) -> str:
         """Start ``collop train fp`` on ``data`` in a new run folder; returns the run id."""
         method = "ps-tensor" if model == "tensor" else "ps-nn"
         run_id = run_id or new_run_id(method)
         out = self.runs_root / run_id
         argv = fp_argv(os.path.abspath(data), out, train=train, test=test, model=model, symmetry=symmetry,
-                       nt=nt, reg=reg, seed=seed, curriculum=curriculum, smooth=smooth)
+                       nt=nt, reg=reg, seed=seed, curriculum=curriculum, smooth=smooth,
+                       reg_velocity=reg_velocity)
         params = {"data": os.path.abspath(data), "train": list(train), "test": list(test), "model": model,
-                  "symmetry": symmetry, "nt": nt, "reg": reg, "seed": seed, "curriculum": curriculum,
-                  "smooth": smooth}
+                  "symmetry": symmetry, "nt": nt, "reg": reg, "reg_velocity": reg_velocity, "seed": seed,
+                  "curriculum": curriculum, "smooth": smooth}
         return self._launch({"kind": "fp", "run_dir": str(out), "argv": argv, "method": method,
                              "dataset": os.path.abspath(data), "params": params})
 

@@ -19,8 +19,8 @@ def _params_text(r: dict) -> str:
     p = r.get("params") or {}
     if r.get("method") == "tracks" or r.get("kind") == "tracks":
         return f"ndump={p.get('ndump')} {p.get('symmetry', '')}".strip()
-    keys = [("train", "train"), ("symmetry", "sym"), ("nt", "N_t"), ("reg", "λ"), ("seed", "seed"),
-            ("curriculum", "curr")]
+    keys = [("train", "train"), ("symmetry", "sym"), ("nt", "N_t"), ("reg", "λ"), ("reg_velocity", "λ_v"),
+            ("seed", "seed"), ("curriculum", "curr")]
     out = []
     for k, label in keys:
         v = p.get(k)

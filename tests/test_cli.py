@@ -76,7 +76,8 @@ def trained(work, data):
     """One ``train fp`` run shared by several tests: (exit status, run folder)."""
     out = work / "run_tensor"
     code = cli.main(["-q", "train", "fp", str(data), "--train", "a,b", "--model", "tensor",
-                     "--curriculum", CURRICULUM, "--smooth", "1", "--out", str(out)])
+                     "--curriculum", CURRICULUM, "--smooth", "1", "--reg-velocity", "1e-3",
+                     "--out", str(out)])
     return code, out
 
 
@@ -91,6 +92,7 @@ def test_train_fp_writes_operator_and_metrics(trained):
     assert op.attrs["train"] == "a,b" and op.attrs["test"] == "a,b,c"
     assert op.attrs["status"] == "finished" and op.attrs["curriculum"] == CURRICULUM
     assert op.attrs["smooth"] == 1.0
+    assert (op.attrs["reg_velocity"], op.attrs["reg_velocity_order"]) == (1e-3, 2)
     speed = op["speed"].values
     assert speed[0] == 0 and GRID.corner_speed <= speed[-1] < GRID.corner_speed + GRID.h
     assert op.sizes["time"] == TIMES.size
@@ -235,6 +237,8 @@ def test_train_fp_unknown_population(opt, value, word, data, tmp_path, capsys):
     (["--model", "tensor", "--curriculum", "1:x"], "--curriculum"),
     (["--model", "tensor", "--curriculum", "0:1e-2:5"], "--curriculum"),
     (["--model", "tensor", "--reg-order", "3"], "--reg-order"),
+    (["--model", "tensor", "--reg-velocity", "-1"], "--reg-velocity"),
+    (["--model", "tensor", "--reg-velocity-order", "0"], "--reg-velocity-order"),
 ])
 def test_train_fp_bad_options(extra, word, data, tmp_path, capsys):
     out = tmp_path / "out"

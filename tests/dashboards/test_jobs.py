@@ -33,12 +33,14 @@ def _events(path):
 
 def test_fp_argv_matches_the_cli():
     argv = fp_argv("/d.nc", "/r/x", train=["a", "b"], test=["c"], model="nn", nt=3, reg=0.5, seed=2,
-                   curriculum="1:0.01:5")
+                   curriculum="1:0.01:5", reg_velocity=0.25)
     from collop.cli import build_parser
 
     args = build_parser().parse_args(argv)
     assert (args.train, args.test, args.model, args.nt, args.reg, args.seed, args.curriculum, args.out) == \
         ("a,b", "c", "nn", 3, 0.5, 2, "1:0.01:5", "/r/x")
+    assert (args.reg_velocity, args.reg_velocity_order) == (0.25, 2)
+    assert build_parser().parse_args(fp_argv("/d.nc", "/r/x", train=["a"], test=[])).reg_velocity == 0.0
 
 
 def test_warm_worker_waits_for_prepare(roots, config):
