@@ -7,17 +7,17 @@ rollout error (DESIGN section 4) on P, which it has not seen. The lambda_v with
 the lowest mean held-out error is chosen; the operator is then trained on all
 training populations with it and, because this is the known-truth Langevin
 set, scored against the truth (coefficients and test rollout), which is the
-only place the truth enters.
+only place the truth enters. ``--finals all`` also trains and scores the
+other values on all training populations, to show what the choice gains.
 
 Usage::
 
     python benchmarks/select_reg_velocity.py [--data data/langevin.nc]
-        [--lambdas 0,1e-4,1e-3,1e-2] [--nt 25] [--workers 2] [--json FILE]
+        [--lambdas 0,1e-3,1e-2,1e-1] [--nt 25] [--workers 2] [--finals chosen|all] [--save DIR] [--json FILE]
 
 Each training runs in its own process with one torch/numba thread; ``--workers``
 run at the same time. With 5 training populations and 4 values that is 20
-trainings plus the final ones (one per lambda_v, so the table also shows what
-the choice costs or gains against the truth).
+trainings plus the final one(s).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from langevin_data import TEST, TRAIN  # noqa: E402
 
 def _job(args):
     """Train on ``train`` with ``lam``; return the rollout error on ``score`` (and truth errors)."""
-    data, lam, nt, train, score, truth_scores, curriculum = args
+    data, lam, nt, train, score, truth_scores, curriculum, save = args
     import torch
 
     from collop._stencil_kernels import set_kernel_threads
@@ -61,6 +61,9 @@ def _job(args):
     op_ds = op.to_dataset(grid, times)
     out = {"lambda_v": lam, "train": train, "score": score, "seconds": time.perf_counter() - t0,
            "rollout": evaluate(op_ds, ds, score)}
+    if save:
+        from collop.io import write_dataset
+        write_dataset(op_ds, Path(save) / f"ps-tensor-lambda_v-{lam:g}.nc")
     if truth_scores:
         truth = truth_operator_dataset(default_truth(), ds)
         out["truth_rollout"] = evaluate(truth, ds, score)
@@ -71,36 +74,51 @@ def _job(args):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=str(HERE.parent / "data" / "langevin.nc"))
-    p.add_argument("--lambdas", default="0,1e-4,1e-3,1e-2")
+    p.add_argument("--lambdas", default="0,1e-3,1e-2,1e-1")
     p.add_argument("--nt", type=int, default=25)
     p.add_argument("--curriculum", default="ps-tensor")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--finals", choices=("chosen", "all"), default="chosen",
+                   help="train on all training populations with the chosen lambda_v only, or with every one")
+    p.add_argument("--save", default=None, help="folder for the final operator file(s)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
+    if a.save:
+        Path(a.save).mkdir(parents=True, exist_ok=True)
     lams = [float(x) for x in a.lambdas.split(",")]
-    folds = [(a.data, lam, a.nt, [q for q in TRAIN if q != held], [held], False, a.curriculum)
+    folds = [(a.data, lam, a.nt, [q for q in TRAIN if q != held], [held], False, a.curriculum, None)
              for lam in lams for held in TRAIN]
-    finals = [(a.data, lam, a.nt, TRAIN, TEST, True, a.curriculum) for lam in lams]
     t0 = time.perf_counter()
+
+    def report(r):
+        kind = "final" if "coef_rel_l2" in r else f"held out {r['score'][0]}"
+        print(f"  lambda_v {r['lambda_v']:g} {kind}: rollout MAE {r['rollout']['rollout_mae']:.4e} "
+              f"({r['seconds']:.0f} s)", flush=True)
+
     with mp.get_context("spawn").Pool(a.workers) as pool:
         results = []
-        for r in pool.imap_unordered(_job, folds + finals):
+        for r in pool.imap_unordered(_job, folds):
             results.append(r)
-            kind = "final" if "coef_rel_l2" in r else f"held out {r['score'][0]}"
-            print(f"  lambda_v {r['lambda_v']:g} {kind}: rollout MAE {r['rollout']['rollout_mae']:.4e} "
-                  f"({r['seconds']:.0f} s)", flush=True)
+            report(r)
+        cv = {lam: [r["rollout"]["rollout_mae"] for r in results if r["lambda_v"] == lam] for lam in lams}
+        best = min(lams, key=lambda lam: sum(cv[lam]) / len(cv[lam]))
+        finals = [(a.data, lam, a.nt, TRAIN, TEST, True, a.curriculum, a.save)
+                  for lam in (lams if a.finals == "all" else [best])]
+        for r in pool.imap_unordered(_job, finals):
+            results.append(r)
+            report(r)
     print(f"{len(results)} trainings in {time.perf_counter() - t0:.0f} s with {a.workers} worker(s)")
-    cv = {lam: [r["rollout"]["rollout_mae"] for r in results
-                if r["lambda_v"] == lam and "coef_rel_l2" not in r] for lam in lams}
-    best = min(lams, key=lambda lam: sum(cv[lam]) / len(cv[lam]))
-    print(f"\n{'lambda_v':>9s} {'held-out MAE x1e3 (mean over 5)':>32s}   final: A_par  D_par  D_perp  test/truth")
+    print(f"\n{'lambda_v':>9s} {'held-out MAE x1e3 (mean over folds)':>36s}   "
+          "all training populations: A_par  D_par  D_perp  test/truth")
     for lam in lams:
-        fin = next(r for r in results if r["lambda_v"] == lam and "coef_rel_l2" in r)
-        e = fin["coef_rel_l2"]
-        ratio = fin["rollout"]["rollout_mae"] / fin["truth_rollout"]["rollout_mae"]
         mean = 1e3 * sum(cv[lam]) / len(cv[lam])
-        print(f"{lam:9.0e} {mean:32.4f}{' <- chosen' if lam == best else '          '}"
-              f"  {e['A_par']:.3f}  {e['D_par']:.3f}  {e['D_perp']:.3f}  {ratio:.3f}")
+        line = f"{lam:9.0e} {mean:36.4f}{' <- chosen' if lam == best else '          '}"
+        fin = next((r for r in results if r["lambda_v"] == lam and "coef_rel_l2" in r), None)
+        if fin is not None:
+            e = fin["coef_rel_l2"]
+            ratio = fin["rollout"]["rollout_mae"] / fin["truth_rollout"]["rollout_mae"]
+            line += f"  {e['A_par']:.3f}  {e['D_par']:.3f}  {e['D_perp']:.3f}  {ratio:.3f}"
+        print(line, flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"chosen": best, "cv": {str(k): v for k, v in cv.items()},
                                             "results": results}, indent=2))
