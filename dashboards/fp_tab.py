@@ -175,7 +175,9 @@ class FPTab(Tab):
             self.method.value = methods[0]
         self.start.disabled = ds is None
         if ds is not None:
+            # the coefficients of frame k act from t_k to t_k+1: the last frame has none
             t = ds["time"].values.astype(float)
+            t = t[:-1] if len(t) > 1 else t
             picks = sorted({float(t[0]), float(t[len(t) // 2]), float(t[-1])})
             self.param.coef_times.item_type = None
             self.times_w.options = {f"t = {v:g}": float(v) for v in t}

@@ -33,8 +33,15 @@ def test_tabs_construct_on_the_default_dataset(app):
     fp = app.tabs[1]
     assert fp.method.options == ["PS-Tensor", "PS-NN", "Tracks"]
     assert list(fp.curriculum.value["epochs"]) == [1000, 200, 200, 500]      # Table 2, PS-Tensor
+    # the coefficients of frame k act from t_k to t_k+1: the last frame (t = 120) has none
+    assert fp.coef_times == [0.0, 60.0, 119.0]
+    assert max(fp.times_w.options.values()) == 119.0 and fp.compare_w.end == 119.0
+    assert fp.reg_v.visible and fp.reg_v.value == 0.0
     fp.method.value = "PS-NN"
     assert list(fp.curriculum.value["lr"]) == [1e-3, 1e-4, 1e-4, 1e-4, 1e-4]
+    fp.method.value = "Tracks"
+    assert not fp.reg_v.visible
+    fp.method.value = "PS-NN"
     for t in app.tabs:
         _render(t)
     app.tick()
