@@ -101,6 +101,18 @@ def test_tensor_field_input_derivative_penalty_by_hand():
     assert float(line.input_derivative_penalty(2, [1.0]).detach()) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_input_derivative_penalty_sums_both_axes_of_a_full_field():
+    # one time node, 3 x 4 nodes, one channel: c = x^2 + 2 y^2 (second differences 2 along x, 4 along y)
+    x, y = np.meshgrid(np.arange(3.0), np.arange(4.0), indexing="ij")
+    field = TensorField([np.arange(3.0), np.arange(4.0)], [0.0], 1, (x ** 2 + 2 * y ** 2)[None, ..., None])
+    # along x: 1 x 4 entries of 2 -> 4; along y: 3 x 2 entries of 4 -> 4 sqrt(6)
+    pen = float(field.input_derivative_penalty(2, [1.0, 1.0]).detach())
+    assert pen == pytest.approx(4.0 + 4.0 * np.sqrt(6.0), rel=1e-12)
+    grid = VelocityGrid.regular(5, 1.0)
+    op = FokkerPlanck.build("tensor", grid, [0.0, 1.0], symmetry="full", nt=1)
+    assert float(op.regularization(2, [0.0], along="velocity", grid=grid).detach()) == 0.0
+
+
 def test_velocity_penalty_is_the_same_for_tensor_and_mlp_fields():
     """Both parametrisations give the same penalty for the same coefficients on the grid's speeds."""
     grid = VelocityGrid.regular(11, 3.0)
