@@ -116,6 +116,22 @@ if HAVE_NUMBA:
                             outp[s, p, i + 1, j + 1] -= g
 
     @njit(parallel=True, cache=True, fastmath=True)
+    def _abs_diff_grad_p_set(ap, b, g, outp):  # pragma: no cover - compiled
+        # outp = padded g * sign(interior(ap) - b), zero border
+        S, P, N, M = b.shape
+        for s in prange(S):
+            for p in range(P):
+                for j in range(M + 2):
+                    outp[s, p, 0, j] = 0.0
+                    outp[s, p, N + 1, j] = 0.0
+                for i in range(N):
+                    outp[s, p, i + 1, 0] = 0.0
+                    outp[s, p, i + 1, M + 1] = 0.0
+                    for j in range(M):
+                        d = ap[s, p, i + 1, j + 1] - b[s, p, i, j]
+                        outp[s, p, i + 1, j + 1] = g if d > 0 else (-g if d < 0 else 0.0)
+
+    @njit(parallel=True, cache=True, fastmath=True)
     def _abs_diff_sum(a, b):  # pragma: no cover - compiled
         # a, b: (S, R) flattened; per-row sums keep the reduction deterministic
         S, R = a.shape
@@ -153,10 +169,9 @@ if HAVE_NUMBA:
                 for j in range(M):
                     acc = 0.0
                     for k in range(K):
-                        w = W[t, k, i, j]
-                        if not np.isfinite(w):
-                            bad = True
-                        acc += abs(w)
+                        acc += abs(W[t, k, i, j])
+                    if not np.isfinite(acc):     # a NaN or inf weight makes the sum non-finite
+                        bad = True
                     g = max(g, acc)
                     for km, kp in ((1, 7), (3, 5)):
                         diff = W[t, km, i, j] - W[t, kp, i, j]
@@ -249,9 +264,19 @@ def abs_diff_sum_padded(ap: np.ndarray, b: np.ndarray) -> float:
     return _abs_diff_sum_p(ap, np.ascontiguousarray(b))
 
 
-def abs_diff_grad_padded(ap: np.ndarray, b: np.ndarray, g: float, outp: np.ndarray) -> None:
-    """``interior(outp) += g * sign(interior(ap) - b)`` in place."""
-    _abs_diff_grad_p(ap, np.ascontiguousarray(b), ap.dtype.type(g), outp)
+def abs_diff_grad_padded(ap: np.ndarray, b: np.ndarray, g: float, outp: np.ndarray | None = None
+                         ) -> np.ndarray:
+    """``interior(outp) += g * sign(interior(ap) - b)`` in place; returns ``outp``.
+
+    With ``outp=None`` a new padded array is returned (zero border, interior
+    ``g * sign(...)``), written in one pass.
+    """
+    if outp is None:
+        outp = np.empty_like(ap)
+        _abs_diff_grad_p_set(ap, np.ascontiguousarray(b), ap.dtype.type(g), outp)
+    else:
+        _abs_diff_grad_p(ap, np.ascontiguousarray(b), ap.dtype.type(g), outp)
+    return outp
 
 
 def stencil_forward(f: np.ndarray, W: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:

@@ -29,6 +29,7 @@ bounded.
 from __future__ import annotations
 
 import math
+import weakref
 from functools import lru_cache
 
 import numpy as np
@@ -187,6 +188,24 @@ def stencil_apply(f: torch.Tensor, W: torch.Tensor, *, backend: str = "auto") ->
     return _StencilFunction.apply(f.contiguous(), W.contiguous())
 
 
+_STARTS: list = []   # [(weakref to the record, its version, S, padded starts)], one entry
+
+
+def _padded_starts(fs: torch.Tensor, S: int) -> np.ndarray:
+    """``pad(fs[:S])``, kept while ``fs`` lives unchanged: a training pads its record once.
+
+    The padded starts are only read (the kernels write new arrays), so sharing
+    them between epochs is safe.
+    """
+    if _STARTS:
+        ref, version, s0, fp = _STARTS[0]
+        if ref() is fs and version == fs._version and s0 == S:
+            return fp
+    fp = _k.pad(fs.detach().numpy()[:S])
+    _STARTS[:] = [(weakref.ref(fs), fs._version, S, fp)]
+    return fp
+
+
 class _UnrolledMAE(torch.autograd.Function):
     """Sum over ``u`` of ``sum|f_u - fs[u]|`` for forward-Euler unrolls, fused.
 
@@ -201,7 +220,7 @@ class _UnrolledMAE(torch.autograd.Function):
         W = Wdt.detach().numpy()
         F_ = fs.detach().numpy()
         S = F_.shape[0] - nu
-        f = _k.pad(F_[:S])             # states stay zero-padded: no copies between steps
+        f = _padded_starts(fs, S)      # states stay zero-padded: no copies between steps
         frames, total = [], 0.0
         for u in range(nu):
             c = counts[u:u + S]
@@ -222,10 +241,10 @@ class _UnrolledMAE(torch.autograd.Function):
         nu, counts, S = ctx.nu, ctx.counts, ctx.S
         gW = np.zeros_like(W)
         Wp = _k.pad(W)                 # padded once: the adjoint's shifted reads need no bounds
-        g = np.zeros_like(ctx.frames[0][0])
+        g = None
         for u in reversed(range(nu)):
             states, c = ctx.frames[u], counts[u:u + S]
-            _k.abs_diff_grad_padded(states[-1], F_[u + 1:u + 1 + S], float(gl), g)
+            g = _k.abs_diff_grad_padded(states[-1], F_[u + 1:u + 1 + S], float(gl), g)
             for k in reversed(range(len(states) - 1)):
                 g = _k.step_padded_adjoint(states[k], Wp[u:u + S], g, gW[u:u + S],
                                            None if c.min() > k else c > k)
