@@ -15,6 +15,7 @@ from collop.train import CURRICULA
 from . import plots
 from .base import Tab, alert, set_alert
 from .export import figure_card
+from .jobs import run_label
 from .runstore import RunError, load_operator, progress_of, run_dir
 from .streams import RunFeed
 
@@ -278,7 +279,7 @@ class FPTab(Tab):
         for r in finished:
             op = load_operator(f"{r['path']}/operator.nc")
             if op is not None:
-                ops[f"{r.get('method')} · {r['id']}"] = op
+                ops[run_label(r["id"], r.get("method"))] = op
         self.summary.send(finished)
         self.compare.send(ops)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -39,6 +40,21 @@ _LOCK = threading.Lock()
 def new_run_id(method: str) -> str:
     """A fresh run id: ``<method>-<YYYYmmdd-HHMMSS>-<4 hex>``."""
     return f"{method}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+_AUTO_ID = re.compile(r"(?P<method>.+)-(?P<date>\d{8})-(?P<hh>\d{2})(?P<mm>\d{2})\d{2}-(?P<tag>[0-9a-f]{4})")
+
+
+def run_label(run_id: str, method: str | None = None) -> str:
+    """A short legend label: ``ps-tensor 07:48 cfd8`` for an id from :func:`new_run_id`.
+
+    A renamed run keeps its name, prefixed with the method when the name
+    does not already say it.
+    """
+    m = _AUTO_ID.fullmatch(run_id)
+    if m:
+        return f"{m['method']} {m['hh']}:{m['mm']} {m['tag']}"
+    return run_id if not method or method in run_id else f"{method} · {run_id}"
 
 
 def fp_argv(data, out, *, train, test, model="tensor", symmetry="isotropic", nt=None, reg=0.0,

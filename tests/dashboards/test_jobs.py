@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from dashboards.jobs import JobManager, fp_argv
+from dashboards.jobs import JobManager, fp_argv, new_run_id, run_label
 from dashboards.runstore import list_all
 
 
@@ -121,3 +121,12 @@ def test_tracks_job_records_a_finished_run(manager, roots):
     assert info["status"] == "finished" and info["method"] == "tracks" and info["kind"] == "tracks"
     assert info["metrics"]["rollout_mae"] > 0 and (roots["runs"] / rid / "operator.nc").exists()
     assert _events(roots["runs"] / rid / "events.jsonl")[-1]["event"] == "done"
+
+
+def test_run_label_is_short_for_generated_ids_and_keeps_names():
+    rid = new_run_id("ps-tensor")
+    label = run_label(rid, "ps-tensor")
+    assert label.startswith("ps-tensor ") and label.endswith(rid[-4:]) and len(label) == len("ps-tensor 07:48 cfd8")
+    assert run_label("ps-nn-20261122-074801-cfd8", "ps-nn") == "ps-nn 07:48 cfd8"
+    assert run_label("my run", "ps-nn") == "ps-nn · my run"
+    assert run_label("tracks ndump 2", "tracks") == "tracks ndump 2"
