@@ -139,7 +139,8 @@ class Trainer:
     """
 
     def __init__(self, curriculum="ps-tensor", *, solver: GridSolver | None = None, reg: float = 0.0,
-                 reg_order: int = 1, reg_velocity: float = 0.0, reg_velocity_order: int = 2, seed: int = 0, callback=None, stop=None, checkpoint=None,
+                 reg_order: int = 1, reg_velocity: float = 0.0, reg_velocity_order: int = 2,
+                 seed: int = 0, callback=None, stop=None, checkpoint=None,
                  checkpoint_every: int = 100, snapshot_every: int = 25, dtype=torch.float32):
         self.curriculum = parse_curriculum(curriculum)
         if not self.curriculum:
