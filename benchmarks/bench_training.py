@@ -25,7 +25,8 @@ sys.path.insert(0, str(HERE))
 from langevin_data import TEST, TRAIN  # noqa: E402
 
 
-def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, reg_velocity, queue):
+def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, reg_velocity, train, test,
+           queue):
     import torch
 
     from collop._stencil_kernels import set_kernel_threads
@@ -42,7 +43,7 @@ def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, re
     ds = open_dataset(data, "phasespace")
     grid = VelocityGrid.from_dataset(ds)
     times = ds["time"].values
-    rec = Record.from_dataset(ds, TRAIN, smooth=smooth)
+    rec = Record.from_dataset(ds, train, smooth=smooth)
     op = FokkerPlanck.build(model, grid, times, seed=0, nt=nt if model == "tensor" else None,
                             velocity_units=ds.attrs["velocity_units"],
                             time_units=ds.attrs["time_units"])
@@ -66,7 +67,8 @@ def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, re
                "reg_velocity": reg_velocity,
                "mean_substeps": sum(h["mean_substeps"] for h in tr.history_) / max(1, len(tr.history_)), "threads": threads, "wall_s": wall, "peak_rss_mib": peak, "status": tr.status_,
                "best_loss": tr.best_loss_, "epochs": len(tr.history_),
-               "test": evaluate(op_ds, ds, TEST), "truth_test": evaluate(truth, ds, TEST),
+               "train": train, "test_populations": test,
+               "test": evaluate(op_ds, ds, test), "truth_test": evaluate(truth, ds, test),
                "coef_rel_l2": coefficient_error(op_ds, truth, sup)})
 
 
@@ -82,6 +84,9 @@ def main(argv=None):
                    help="time nodes of the PS-Tensor operator (default: collop's default)")
     p.add_argument("--reg-velocity", type=float, default=0.0,
                    help="lambda_v of the speed-derivative penalty (default 0)")
+    p.add_argument("--train", default=",".join(TRAIN),
+                   help="training populations (default: Table 4's N_train = 5 set)")
+    p.add_argument("--test", default=",".join(TEST), help="test populations (default: the other five)")
     p.add_argument("--save", default=None, help="folder for the learned operator files")
     p.add_argument("--parallel", action="store_true", help="train the models at the same time")
     p.add_argument("--json", default=None, help="also write the results here")
@@ -92,7 +97,8 @@ def main(argv=None):
     if a.save:
         Path(a.save).mkdir(parents=True, exist_ok=True)
     q = ctx.Queue()
-    procs = [ctx.Process(target=_train, args=(m, a.data, a.threads, a.curriculum, a.smooth, a.save, a.nt, a.reg_velocity, q))
+    procs = [ctx.Process(target=_train, args=(m, a.data, a.threads, a.curriculum, a.smooth, a.save, a.nt, a.reg_velocity,
+                                                  a.train.split(","), a.test.split(","), q))
              for m in models]
     for i, proc in enumerate(procs):
         proc.start()
@@ -103,6 +109,7 @@ def main(argv=None):
         results = [q.get() for _ in procs]
         for proc in procs:
             proc.join()
+    print(f"train {a.train}; test {a.test}")
     print(f"data {a.data}; smooth {a.smooth} bins; PS-Tensor nt {a.nt}; lambda_v {a.reg_velocity}; {a.threads} thread(s) per model; "
           f"{'in parallel' if a.parallel else 'one after another'}")
     for r in results:

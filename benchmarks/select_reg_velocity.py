@@ -13,7 +13,8 @@ other values on all training populations, to show what the choice gains.
 Usage::
 
     python benchmarks/select_reg_velocity.py [--data data/langevin.nc]
-        [--lambdas 0,1e-3,1e-2,1e-1] [--nt 25] [--workers 2] [--finals chosen|all] [--save DIR] [--json FILE]
+        [--lambdas 0,1e-3,1e-2,1e-1] [--nt 25] [--workers 2] [--finals chosen|all] [--train A,B,..] [--test C,..]
+        [--save DIR] [--json FILE]
 
 Each training runs in its own process with one torch/numba thread; ``--workers``
 run at the same time. With 5 training populations and 4 values that is 20
@@ -81,13 +82,17 @@ def main(argv=None):
     p.add_argument("--finals", choices=("chosen", "all"), default="chosen",
                    help="train on all training populations with the chosen lambda_v only, or with every one")
     p.add_argument("--save", default=None, help="folder for the final operator file(s)")
+    p.add_argument("--train", default=",".join(TRAIN),
+                   help="training populations (default: Table 4's N_train = 5 set); one fold per population")
+    p.add_argument("--test", default=",".join(TEST), help="test populations of the final training(s)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
+    train, test = a.train.split(","), a.test.split(",")
     if a.save:
         Path(a.save).mkdir(parents=True, exist_ok=True)
     lams = [float(x) for x in a.lambdas.split(",")]
-    folds = [(a.data, lam, a.nt, [q for q in TRAIN if q != held], [held], False, a.curriculum, None)
-             for lam in lams for held in TRAIN]
+    folds = [(a.data, lam, a.nt, [q for q in train if q != held], [held], False, a.curriculum, None)
+             for lam in lams for held in train]
     t0 = time.perf_counter()
 
     def report(r):
@@ -102,7 +107,7 @@ def main(argv=None):
             report(r)
         cv = {lam: [r["rollout"]["rollout_mae"] for r in results if r["lambda_v"] == lam] for lam in lams}
         best = min(lams, key=lambda lam: sum(cv[lam]) / len(cv[lam]))
-        finals = [(a.data, lam, a.nt, TRAIN, TEST, True, a.curriculum, a.save)
+        finals = [(a.data, lam, a.nt, train, test, True, a.curriculum, a.save)
                   for lam in (lams if a.finals == "all" else [best])]
         for r in pool.imap_unordered(_job, finals):
             results.append(r)
