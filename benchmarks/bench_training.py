@@ -1,11 +1,13 @@
 """Benchmark: full Table-2 curricula for PS-Tensor and PS-NN on the Langevin set.
 
-Prints, per model, the wall time and peak memory of training (5 training
-populations, ~120 frames, 51 x 51), the test rollout error next to the true
-operator's, and the relative L2 error of the recovered coefficients.
+Prints, per model, the wall time and peak memory of training (by default the
+5 training populations of the paper's main body, ~120 frames, 51 x 51), the
+test rollout error next to the true operator's, and the relative L2 error of
+the recovered coefficients.
 
 Usage: python benchmarks/bench_training.py [--data data/langevin.nc] [--threads 1]
        [--models tensor,nn] [--curriculum SPEC] [--nt N] [--smooth SIGMA] [--reg-velocity L]
+       [--train A,B,..] [--test C,D,..] [--parallel] [--save DIR] [--json FILE]
 Each model trains in its own process so peak memory is its own.
 """
 from __future__ import annotations
