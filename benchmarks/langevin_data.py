@@ -22,6 +22,10 @@ from collop.sim.langevin import default_truth, generate, truth_operator_dataset
 TRAIN = ["uniform_-5_5_-5_5", "uniform_-5_0_-5_0", "normal_0_0", "normal_-1_-1", "normal_-1_0"]
 TEST = ["normal_-2_-2", "normal_-2_0", "normal_rot45", "ring_1.0", "ring_1.5"]
 POPULATIONS = TRAIN + TEST
+#: The paper's Table 4, column N_train = 7 (Appendix D.4: the test error and the
+#: spread of the learned coefficients plateau from 7 training populations on).
+TRAIN_7 = TRAIN + ["normal_-2_-2", "normal_-2_0"]
+TEST_7 = [p for p in POPULATIONS if p not in TRAIN_7]
 
 
 def build(out: Path, per_component: int = 400_000, n: int = 300_000, frames: int = 120,

@@ -103,14 +103,23 @@ def test_small_tracks_recover_truth(small_langevin):
     assert evaluate(op, ps, TEST)["rollout_mae"] <= 1.5 * evaluate(truth, ps, TEST)["rollout_mae"]
 
 
-def _full_run(model: str, tmp_path):
+def _benchmarks():
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_training
+    import langevin_data
 
+    return bench_training, langevin_data
+
+
+def _full_run(model: str, tmp_path, n_train: int = 5):
+    bench_training, langevin_data = _benchmarks()
+    train, test = ((langevin_data.TRAIN, langevin_data.TEST) if n_train == 5
+                   else (langevin_data.TRAIN_7, langevin_data.TEST_7))
     (r,) = bench_training.main(["--models", model, "--nt", "25", "--threads", "2",
+                                "--train", ",".join(train), "--test", ",".join(test),
                                 "--json", str(tmp_path / "bench.json")])
     assert r["status"] == "finished"
     assert r["test"]["rollout_mae"] <= 1.5 * r["truth_test"]["rollout_mae"], r
@@ -139,15 +148,22 @@ def test_full_langevin_recovery_ps_tensor(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model", ["nn", pytest.param("tensor", marks=pytest.mark.xfail(strict=True, reason=(
+    "not met: with 7 training populations PS-Tensor's D_par error falls from 0.275-0.305 to 0.188 "
+    "(0.103 below speed 5); the rest is 1.3-2.4x the truth above speed 3")))])
+def test_full_langevin_recovery_seven_training_populations(model, tmp_path):
+    """Table 4's N_train = 7 column (Appendix D.4, where the paper's test error plateaus), tested
+    on the other three populations: same curricula and targets as the five-population tests."""
+    r = _full_run(model, tmp_path, n_train=7)
+    assert max(r["coef_rel_l2"].values()) < 0.15, r
+
+
+@pytest.mark.slow
 def test_full_langevin_recovery_tracks(tmp_path):
     """Tracks (N_dump = 1) on the regenerated, seeded particles of the full set recover the truth."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import langevin_data
-
     from collop.io import open_dataset
+
+    _, langevin_data = _benchmarks()
 
     out = langevin_data.build(tmp_path / "lv", progress=False)
     ps = open_dataset(out / "phasespace.nc")
