@@ -114,13 +114,13 @@ def _benchmarks():
     return bench_training, langevin_data
 
 
-def _full_run(model: str, tmp_path, n_train: int = 5):
+def _full_run(model: str, tmp_path, n_train: int = 5, threads: int = 2, extra=()):
     bench_training, langevin_data = _benchmarks()
     train, test = ((langevin_data.TRAIN, langevin_data.TEST) if n_train == 5
                    else (langevin_data.TRAIN_7, langevin_data.TEST_7))
-    (r,) = bench_training.main(["--models", model, "--nt", "25", "--threads", "2",
+    (r,) = bench_training.main(["--models", model, "--nt", "25", "--threads", str(threads),
                                 "--train", ",".join(train), "--test", ",".join(test),
-                                "--json", str(tmp_path / "bench.json")])
+                                "--json", str(tmp_path / "bench.json"), *extra])
     assert r["status"] == "finished"
     assert r["test"]["rollout_mae"] <= 1.5 * r["truth_test"]["rollout_mae"], r
     return r
@@ -148,13 +148,18 @@ def test_full_langevin_recovery_ps_tensor(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["nn", pytest.param("tensor", marks=pytest.mark.xfail(strict=True, reason=(
-    "not met: with 7 training populations PS-Tensor's D_par error falls from 0.275-0.305 to 0.188 "
-    "(0.103 below speed 5); the rest is 1.3-2.4x the truth above speed 3")))])
-def test_full_langevin_recovery_seven_training_populations(model, tmp_path):
+@pytest.mark.parametrize("model, threads, extra", [
+    ("nn", 2, ()),
+    # lambda_v = 1e-3 is what the pre-registered rule (N_train = 7, geometric-mean leave-one-
+    # population-out cross-validation, benchmarks/select_reg_velocity.py) chose on the shipped
+    # seed-0 set and on an independent seed-1 set; 1 thread makes the sums' order, and so the
+    # result, reproducible (measured: D_par 0.146 here, 0.1495 on the seed-1 set)
+    ("tensor", 1, ("--reg-velocity", "1e-3")),
+])
+def test_full_langevin_recovery_seven_training_populations(model, threads, extra, tmp_path):
     """Table 4's N_train = 7 column (Appendix D.4, where the paper's test error plateaus), tested
     on the other three populations: same curricula and targets as the five-population tests."""
-    r = _full_run(model, tmp_path, n_train=7)
+    r = _full_run(model, tmp_path, n_train=7, threads=threads, extra=extra)
     assert max(r["coef_rel_l2"].values()) < 0.15, r
 
 
