@@ -7,18 +7,17 @@ rollout error (DESIGN section 4) on P, which it has not seen. The lambda_v with
 the lowest held-out error over the folds is chosen: by the arithmetic mean
 (``--aggregate mean``, the default), or by the geometric mean (``geometric``),
 which weighs every fold alike instead of by its noise floor (a wide population
-such as the full uniform box has a rollout MAE ~50x a narrow one's); the operator is then trained on all
-training populations with it and, because this is the known-truth Langevin
-set, scored against the truth (coefficients and test rollout), which is the
-only place the truth enters. ``--finals all`` also trains and scores the
+such as the full uniform box has a rollout MAE ~50x a narrow one's). The
+operator is then trained on all training populations with it and, because
+this is the known-truth Langevin set, scored against the truth (coefficients
+and test rollout), which is the only place the truth enters. ``--finals all`` also trains and scores the
 other values on all training populations, to show what the choice gains.
 
 Usage::
 
     python benchmarks/select_reg_velocity.py [--data data/langevin.nc]
-        [--lambdas 0,1e-3,1e-2,1e-1] [--nt 25] [--workers 2] [--finals chosen|all] [--aggregate mean|geometric]
-        [--train A,B,..] [--test C,..]
-        [--save DIR] [--json FILE]
+        [--lambdas 0,1e-3,1e-2,1e-1] [--nt 25] [--workers 2] [--finals chosen|all]
+        [--aggregate mean|geometric] [--train A,B,..] [--test C,..] [--save DIR] [--json FILE]
 
 Each training runs in its own process with one torch/numba thread; ``--workers``
 run at the same time. With 5 training populations and 4 values that is 20

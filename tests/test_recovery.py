@@ -116,8 +116,8 @@ def _benchmarks():
 
 def _full_run(model: str, tmp_path, n_train: int = 5, threads: int = 2, extra=()):
     bench_training, langevin_data = _benchmarks()
-    train, test = ((langevin_data.TRAIN, langevin_data.TEST) if n_train == 5
-                   else (langevin_data.TRAIN_7, langevin_data.TEST_7))
+    train, test = {5: (langevin_data.TRAIN, langevin_data.TEST),
+                   7: (langevin_data.TRAIN_7, langevin_data.TEST_7)}[n_train]
     (r,) = bench_training.main(["--models", model, "--nt", "25", "--threads", str(threads),
                                 "--train", ",".join(train), "--test", ",".join(test),
                                 "--json", str(tmp_path / "bench.json"), *extra])
