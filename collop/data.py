@@ -97,12 +97,23 @@ class Record:
         for coefficients varying on a scale ``L``.
         """
         names = select_populations(ds, names)
-        grid = VelocityGrid.from_dataset(ds)
+        src = ds.encoding.get("source", "dataset")
+        try:
+            grid = VelocityGrid.from_dataset(ds)
+        except ValueError as exc:
+            raise CollopError(f"{src}: {exc}") from None
         scale = grid.h ** 2 * grid.shape[0] * grid.shape[1]
         f = np.asarray(ds["f"].sel(population=names).values, dtype=np.float64) * scale
+        empty = [n for n, fp in zip(names, f) if not np.any(fp)]
+        if empty:
+            raise CollopError(f"{src}: population(s) {', '.join(empty)} hold no particles on the grid "
+                              "(f is zero in every frame)")
         if smooth:
             if smooth < 0:
                 raise CollopError(f"smooth must be >= 0 bins, got {smooth}")
+            if smooth > max(grid.shape):
+                raise CollopError(f"smooth {smooth:g} bins is wider than the grid ({grid.shape[0]} x "
+                                  f"{grid.shape[1]} bins)")
             from scipy.ndimage import gaussian_filter
             f = gaussian_filter(f, (0, 0, float(smooth), float(smooth)), mode="reflect")
         return cls(torch.as_tensor(f, dtype=dtype), np.asarray(ds["time"].values, dtype=float),

@@ -23,15 +23,19 @@ import torch
 import xarray as xr
 
 from .data import Record
-from .operators.fokker_planck import FokkerPlanck
+from .operators import registry
 from .schema import SchemaError
 from .solvers import ForwardEuler, GridSolver
 
 __all__ = ["rollout", "rollout_error", "evaluate", "as_operator", "speed_support", "coefficient_error"]
 
 
-def as_operator(operator, data_ds: xr.Dataset | None = None) -> FokkerPlanck:
-    """A :class:`FokkerPlanck` from a module or an operator dataset, checking units."""
+def as_operator(operator, data_ds: xr.Dataset | None = None):
+    """An operator module from a module or an operator dataset of any registered family.
+
+    The family is looked up in :mod:`collop.operators.registry` by the file's
+    ``operator`` form; the units of the file and of ``data_ds`` must agree.
+    """
     if isinstance(operator, xr.Dataset):
         src = operator.encoding.get("source", "operator")
         if data_ds is not None:
@@ -39,7 +43,11 @@ def as_operator(operator, data_ds: xr.Dataset | None = None) -> FokkerPlanck:
                 if operator.attrs.get(a) != data_ds.attrs.get(a):
                     raise SchemaError(f"operator {a} {operator.attrs.get(a)!r} differ from the data's "
                                       f"{data_ds.attrs.get(a)!r} ({data_ds.encoding.get('source', 'data')})", src)
-        return FokkerPlanck.from_dataset(operator)
+        family = registry.for_form(operator.attrs.get("operator"))
+        if family is None:
+            raise SchemaError(f"operator form {operator.attrs.get('operator')!r} belongs to no registered "
+                              "operator family", src)
+        return family.from_dataset(operator)
     return operator
 
 

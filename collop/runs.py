@@ -14,23 +14,35 @@ A run folder holds
 ``snapshots/NNNNNN.nc``
     Operator files written during training (``NNNNNN``: epochs done).
 ``operator.nc``, ``metrics.json``, ``checkpoint.pt``
-    Written by the command that owns the run (see :mod:`collop.cli`).
+    Written by the job that owns the run (:mod:`collop.pipeline`).
+``.lock``
+    Held (``flock``) by the process that owns the run for as long as it runs,
+    and naming it (pid, host, process start time). A second process that
+    tries to claim the folder is refused with the owner's name;
+    :func:`signal_run` signals only the process that really holds the lock.
 
-The command line (``collop train fp``) writes run folders; the app lists them
-with :func:`list_runs`.
+Every training, from the command line, the app or a sweep, writes its run
+folder through :func:`collop.pipeline.run`; the app lists them with
+:func:`list_runs`.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
+import signal as _signal
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .io import atomic_write_text, write_dataset
+from .schema import CollopError
 
-__all__ = ["RunFolder", "list_runs", "STATUSES", "SNAPSHOT_EVERY"]
+__all__ = ["RunFolder", "RunBusyError", "list_runs", "signal_run", "run_owner", "STATUSES",
+           "SNAPSHOT_EVERY"]
 
 #: Values of ``run.json``'s ``status``.
 STATUSES = ("running", "finished", "stopped", "diverged", "failed")
@@ -64,6 +76,105 @@ def to_json(obj, indent: int | None = 2) -> str:
     return json.dumps(_clean(obj), indent=indent, allow_nan=False)
 
 
+class RunBusyError(CollopError):
+    """The run folder is owned by another live process."""
+
+
+def _proc_start(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), or None."""
+    try:
+        with open(f"/proc/{int(pid)}/stat") as fh:
+            stat = fh.read()
+    except (OSError, ValueError):
+        return None
+    return stat.rpartition(")")[2].split()[19]   # field 22 overall: starttime
+
+
+def _lock_holders(lock_path: Path) -> set[int] | None:
+    """Pids holding an flock on ``lock_path`` according to ``/proc/locks`` (None: unknown)."""
+    try:
+        st = os.stat(lock_path)
+        with open("/proc/locks") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids = set()
+    for line in lines:
+        parts = line.split()
+        if "->" in parts:          # a waiter, not a holder
+            continue
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5].lower() == dev:
+            with contextlib.suppress(ValueError):
+                pids.add(int(parts[4]))
+    return pids
+
+
+def run_owner(path) -> dict | None:
+    """The live process that owns the run folder ``path``, or None when no process holds it.
+
+    Returns
+    -------
+    dict or None
+        ``{"pid", "host", "started", "start_ticks"}`` as the owner wrote them in
+        ``.lock``. A folder is owned while its ``.lock`` is held; this is true
+        of a process killed with SIGKILL only until the kernel reaps it.
+    """
+    lock = Path(path) / ".lock"
+    if not lock.is_file():
+        return None
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return None
+            try:
+                return json.loads(lock.read_text() or "{}")
+            except (OSError, ValueError):
+                return {"pid": None}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def signal_run(path, sig=_signal.SIGINT) -> str:
+    """Send ``sig`` to the process that owns the run folder ``path``; a one-line message.
+
+    The process is identified by the lock it holds, not by a pid read from a
+    file: the pid recorded in ``.lock`` must hold the lock (``/proc/locks``)
+    and have the recorded start time, so a stale or crafted pid is never
+    signalled.
+    """
+    path = Path(path)
+    owner = run_owner(path)
+    name = path.name
+    if owner is None:
+        return f"{name}: not running"
+    pid = owner.get("pid")
+    if owner.get("host") not in (None, socket.gethostname()):
+        return f"{name}: runs on host {owner.get('host')}; stop it there"
+    if not isinstance(pid, int) or pid <= 0:
+        return f"{name}: its owner cannot be identified; not signalled"
+    holders = _lock_holders(path / ".lock")
+    if holders is not None and pid not in holders:
+        return f"{name}: process {pid} does not hold the run's lock; not signalled"
+    if owner.get("start_ticks") is not None and _proc_start(pid) != owner.get("start_ticks"):
+        return f"{name}: process {pid} is not the one that started the run; not signalled"
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return f"{name}: its process has ended"
+    except PermissionError:
+        return f"{name}: not allowed to signal process {pid}"
+    return f"{name}: stopping after the current epoch"
+
+
 class RunFolder:
     """One run's folder: ``run.json``, ``events.jsonl`` and ``snapshots/``.
 
@@ -83,6 +194,92 @@ class RunFolder:
     def __init__(self, path):
         self.path = Path(path)
         self._last_snapshot = None
+        self._lock_fd = None
+
+    # -- ownership --------------------------------------------------------------
+    @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    def claim(self) -> "RunFolder":
+        """Take the folder's lock for this process (creating the folder if needed).
+
+        Raises
+        ------
+        RunBusyError
+            Another live process owns the folder (the message names it).
+        """
+        if self._lock_fd is not None:
+            return self
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            try:
+                owner = json.loads(self.lock_file.read_text() or "{}")
+            except (OSError, ValueError):
+                owner = {}
+            who = (f"process {owner.get('pid')} on {owner.get('host')} (since {owner.get('started')})"
+                   if owner.get("pid") else "another process")
+            raise RunBusyError(f"{self.path}: the run folder is in use by {who}; wait for it to end "
+                               "or stop it first") from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now(),
+                "start_ticks": _proc_start(os.getpid())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        self._lock_fd = fd
+        return self
+
+    def release(self) -> None:
+        """Give the lock back (the file stays; an unheld lock means nobody owns the run)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def remove_orphans(self) -> list[Path]:
+        """Delete temporary files left by a killed writer (``.NAME.*.tmp``); returns them."""
+        gone = []
+        for d in (self.path, self.snapshot_dir):
+            if d.is_dir():
+                for p in d.glob(".*.tmp"):
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+                        gone.append(p)
+        return gone
+
+    def truncate_events(self, epochs_done: int) -> None:
+        """Keep the events of the first ``epochs_done`` epochs (resume after a kill).
+
+        Events after the ``epochs_done``-th epoch event, and ``done`` events,
+        are dropped (atomically), as are snapshot files of later epochs.
+        """
+        if self.events_file.exists():
+            kept, n = [], 0
+            with open(self.events_file) as fh:
+                for line in fh:
+                    try:
+                        ev = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue                      # a half-written last line
+                    if ev.get("event") == "epoch":
+                        n += 1
+                        if n > epochs_done:
+                            break
+                    if ev.get("event") == "done":
+                        continue
+                    kept.append(line if line.endswith("\n") else line + "\n")
+            atomic_write_text(self.events_file, "".join(kept))
+        for p in self.snapshots():
+            with contextlib.suppress(ValueError, OSError):
+                if int(p.stem) > epochs_done:
+                    p.unlink()
 
     # -- files ----------------------------------------------------------------
     @property
@@ -111,7 +308,8 @@ class RunFolder:
         return info
 
     # -- run.json -------------------------------------------------------------
-    def create(self, kind: str, params: dict, dataset: str, *, method: str | None = None) -> dict:
+    def create(self, kind: str, params: dict, dataset: str, *, method: str | None = None,
+               spec: dict | None = None) -> dict:
         """Create the folder (if needed) and write ``run.json`` with status ``running``.
 
         Parameters
@@ -124,6 +322,8 @@ class RunFolder:
             Path of the training data.
         method : str, optional
             Method name (``ps-tensor``, ``ps-nn``, ...); default ``params["method"]``.
+        spec : dict, optional
+            The job spec that made the run (:mod:`collop.pipeline`), recorded as given.
 
         Returns
         -------
@@ -139,6 +339,8 @@ class RunFolder:
                 "params": dict(params), "dataset": str(dataset), "status": "running",
                 "created": old.get("created", now), "updated": now, "pid": os.getpid(),
                 "host": socket.gethostname()}
+        if spec is not None:
+            info["spec"] = spec
         if old:
             info["resumed"] = list(old.get("resumed", [])) + [now]
         return self._write(info)
@@ -294,10 +496,13 @@ def list_runs(root) -> list[dict]:
         except (OSError, ValueError) as exc:
             info = {"id": d.name, "status": "unknown", "error": f"{run.run_file}: {exc}"}
         info["path"] = str(d)
-        if info.get("status") == "running" and info.get("host") == host and "pid" in info:
-            alive = _pid_alive(info["pid"])
-            if alive is not None:
-                info["alive"] = alive
+        if info.get("status") == "running" and info.get("host") == host:
+            if (d / ".lock").exists():
+                info["alive"] = run_owner(d) is not None
+            elif "pid" in info:
+                alive = _pid_alive(info["pid"])
+                if alive is not None:
+                    info["alive"] = alive
         runs.append(info)
     runs.sort(key=lambda r: (str(r.get("created", "")), r.get("id", "")))
     return runs

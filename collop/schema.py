@@ -9,7 +9,9 @@ Kinds
 -----
 particles
     ``v(time, particle, component)`` float, optionally with a leading ``run``
-    dimension; ``particle`` holds integer ids that are stable across time;
+    dimension (several MD runs, one per initial distribution) whose ``run``
+    coordinate holds unique non-empty names; ``particle`` holds integer ids
+    that are stable across time;
     ``component`` is a subset of ``("x", "y", "z")``.
 phasespace
     ``f(population, time, vx, vy)`` float probability density of each
@@ -17,10 +19,11 @@ phasespace
     the grid), ``n_particles(population)``; ``vx``/``vy`` are uniform bin
     centres.
 operator
-    What an operator-finding method produced. ``attrs["operator"]`` is one of
-    ``fokker_planck_isotropic`` (``A_par, D_par, D_perp(time, speed)``) or
-    ``fokker_planck_full`` (``A(time, component, vx, vy)``,
-    ``D(time, component, component2, vx, vy)``).
+    What an operator-finding method produced. ``attrs["operator"]`` names the
+    form, and the family that writes it (:mod:`collop.operators.registry`)
+    declares its variables: e.g. ``fokker_planck_isotropic``
+    (``A_par, D_par, D_perp(time, speed)``) or ``fokker_planck_full``
+    (``A(time, component, vx, vy)``, ``D(time, component, component2, vx, vy)``).
 
 All kinds carry ``velocity_units``, ``time_units`` and ``source`` attributes.
 """
@@ -29,21 +32,18 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["CollopError", "SchemaError", "KINDS", "validate", "check_kind"]
+__all__ = ["CollopError", "SchemaError", "KINDS", "validate", "check_kind", "check_increasing",
+           "check_uniform", "operator_forms"]
 
 KINDS = ("particles", "phasespace", "operator")
 COMMON_ATTRS = ("collop_kind", "velocity_units", "time_units", "source")
-OPERATOR_FORMS = {
-    "fokker_planck_isotropic": {
-        "A_par": ("time", "speed"),
-        "D_par": ("time", "speed"),
-        "D_perp": ("time", "speed"),
-    },
-    "fokker_planck_full": {
-        "A": ("time", "component", "vx", "vy"),
-        "D": ("time", "component", "component2", "vx", "vy"),
-    },
-}
+
+
+def operator_forms() -> dict:
+    """``{form: {variable: dims}}`` of every registered operator family."""
+    from .operators.registry import forms
+
+    return forms()
 
 
 class CollopError(Exception):
@@ -155,7 +155,8 @@ def _finite(ds, name, src, check_values, *, chunk_dim=None):
         raise SchemaError(f"variable {name!r} contains NaN or Inf values", src)
 
 
-def _increasing(ds, name, src):
+def check_increasing(ds, name, src):
+    """The 1-D coordinate ``name`` as floats; :class:`SchemaError` unless finite and increasing."""
     if name not in ds.coords:
         raise SchemaError(f"missing coordinate {name!r}", src)
     x = np.asarray(ds[name].values, dtype=float)
@@ -168,8 +169,9 @@ def _increasing(ds, name, src):
     return x
 
 
-def _uniform(ds, name, src):
-    x = _increasing(ds, name, src)
+def check_uniform(ds, name, src):
+    """:class:`SchemaError` unless ``name`` is a uniform coordinate of at least 3 bins."""
+    x = check_increasing(ds, name, src)
     if x.size < 3:
         raise SchemaError(f"coordinate {name!r} needs at least 3 bins, has {x.size}", src)
     d = np.diff(x)
@@ -182,7 +184,16 @@ def _uniform(ds, name, src):
 def _validate_particles(ds, src, check_values):
     _require_var(ds, "v", ("time", "particle", "component"), src,
                  alt_dims=[("run", "time", "particle", "component")])
-    _increasing(ds, "time", src)
+    if "run" in ds["v"].dims:
+        if "run" not in ds.coords:
+            raise SchemaError("missing coordinate 'run' (the names of the runs)", src)
+        runs = np.asarray(ds["run"].values)
+        if runs.dtype.kind not in "UO" or not all(isinstance(r, str) and r for r in runs.tolist()):
+            raise SchemaError(f"coordinate 'run' must hold non-empty names (strings), has dtype {runs.dtype}",
+                              src)
+        if len(set(runs.tolist())) != runs.size:
+            raise SchemaError("coordinate 'run' has duplicate names", src)
+    check_increasing(ds, "time", src)
     if "particle" not in ds.coords:
         raise SchemaError("missing coordinate 'particle' (integer particle ids)", src)
     ids = np.asarray(ds["particle"].values)
@@ -206,9 +217,9 @@ def _validate_phasespace(ds, src, check_values):
     names = [str(p) for p in ds["population"].values]
     if len(set(names)) != len(names):
         raise SchemaError("coordinate 'population' has duplicate names", src)
-    _increasing(ds, "time", src)
-    _uniform(ds, "vx", src)
-    _uniform(ds, "vy", src)
+    check_increasing(ds, "time", src)
+    check_uniform(ds, "vx", src)
+    check_uniform(ds, "vy", src)
     _finite(ds, "f", src, check_values)
     if check_values:
         if float(ds["f"].min()) < 0:
@@ -219,26 +230,17 @@ def _validate_phasespace(ds, src, check_values):
 
 
 def _validate_operator(ds, src, check_values):
+    from .operators.registry import for_form
+
     form = ds.attrs.get("operator")
-    if form not in OPERATOR_FORMS:
+    family = for_form(form) if isinstance(form, str) else None
+    if family is None:
         raise SchemaError(f"attribute 'operator' is {form!r}, expected one of "
-                          f"{', '.join(OPERATOR_FORMS)}", src)
+                          f"{', '.join(operator_forms())}", src)
     if "method" not in ds.attrs:
         raise SchemaError("missing attribute 'method'", src)
-    for name, dims in OPERATOR_FORMS[form].items():
+    for name, dims in family.forms[form].items():
         _require_var(ds, name, dims, src)
         _finite(ds, name, src, check_values)
-    _increasing(ds, "time", src)
-    if form == "fokker_planck_isotropic":
-        s = _increasing(ds, "speed", src)
-        if s[0] < 0:
-            raise SchemaError("coordinate 'speed' has negative values", src)
-        if s.size < 2:
-            raise SchemaError("coordinate 'speed' needs at least 2 points", src)
-    else:
-        _uniform(ds, "vx", src)
-        _uniform(ds, "vy", src)
-        for c in ("component", "component2"):
-            vals = [str(x) for x in ds[c].values] if c in ds.coords else None
-            if vals != ["x", "y"]:
-                raise SchemaError(f"coordinate {c!r} must be ['x', 'y'], is {vals}", src)
+    check_increasing(ds, "time", src)
+    family.validate_dataset(ds, src)

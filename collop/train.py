@@ -1,41 +1,31 @@
-"""Curriculum training of operators by unrolled phase-space rollouts.
+"""The training loop shared by every operator family and objective.
 
-One loop serves the command line, the app and sweeps. It reports progress to
-a callback, honours a stop flag, checkpoints so an interrupted run resumes,
-and stops cleanly on a non-finite loss.
-
-Notes
------
-Stage ``s`` of the curriculum unrolls ``N_u`` frames from every start frame
-``t`` of every training population (full batch) and minimises eq. (8) of
-Carvalho et al.,
-
-.. math::
-    \\mathcal L_{N_u} = \\frac{1}{N_u N_v^2} \\sum_{u=1}^{N_u} \\sum_{v}
-    |\\hat f^{(t+u)}(v) - f^{(t+u)}(v)|,
-
-averaged over the batch, plus ``lambda_reg * sum_c ||d^n c/dt^n||_2``
-(Appendix D.5) and, optionally, ``lambda_v * sum_c ||d^m c/dv^m||_2`` across
-velocity (in grid bins), with Adam. ``f`` is in grid units (see
-:class:`collop.data.Record`). The weights kept are those with the lowest
-training loss in the last stage reached.
+One loop serves the command line, the app and sweeps: a curriculum of stages
+(each an unroll horizon or batch setting, a learning rate and a number of
+epochs) run with Adam on the loss an *objective* gives
+(:mod:`collop.objectives`: the unrolled rollout MAE of eq. (8) of Carvalho et
+al., or a weak-form loss). The loop reports progress to a callback, honours a
+stop flag, checkpoints so an interrupted run resumes, stops cleanly on a
+non-finite loss, and keeps the weights with the lowest training loss of the
+last stage reached.
 """
 from __future__ import annotations
 
 import copy
 import math
 import os
+import pickle
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from .data import Record
 from .io.netcdf import atomic_path
-from .solvers import ForwardEuler, GridSolver
+from .schema import CollopError
 
-__all__ = ["Stage", "CURRICULA", "parse_curriculum", "Trainer"]
+__all__ = ["Stage", "CURRICULA", "parse_curriculum", "Trainer", "CheckpointError", "read_checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -58,10 +48,19 @@ CURRICULA = {
 
 
 def parse_curriculum(spec) -> tuple[Stage, ...]:
-    """A curriculum from a name in :data:`CURRICULA`, ``"1:1e-2:1000,2:1e-2:200"``, or stages."""
+    """A curriculum from a name in :data:`CURRICULA`, ``"1:1e-2:1000,2:1e-2:200"``, or stages.
+
+    Raises
+    ------
+    ValueError
+        An empty curriculum, a stage that is not ``N_u:lr:epochs``, or one with
+        ``N_u < 1``, a negative or non-finite ``lr``, or ``epochs < 1``.
+    """
     if isinstance(spec, str):
         if spec in CURRICULA:
             return CURRICULA[spec]
+        if not spec.strip():
+            raise ValueError("empty curriculum")
         stages = []
         for part in spec.split(","):
             try:
@@ -69,8 +68,15 @@ def parse_curriculum(spec) -> tuple[Stage, ...]:
                 stages.append(Stage(int(nu), float(lr), int(ep)))
             except ValueError:
                 raise ValueError(f"bad curriculum stage {part!r}; expected N_u:lr:epochs") from None
-        return tuple(stages)
-    return tuple(s if isinstance(s, Stage) else Stage(*s) for s in spec)
+    else:
+        stages = [s if isinstance(s, Stage) else Stage(*s) for s in spec]
+    if not stages:
+        raise ValueError("empty curriculum")
+    for st in stages:
+        if st.n_unroll < 1 or not (st.lr >= 0 and math.isfinite(st.lr)) or st.epochs < 1:
+            raise ValueError(f"stage {st.n_unroll}:{st.lr:g}:{st.epochs} needs N_u >= 1, a finite lr >= 0 "
+                             "and epochs >= 1")
+    return tuple(stages)
 
 
 def _stop_requested(stop) -> bool:
@@ -90,27 +96,42 @@ class _State:
     history: list = field(default_factory=list)
 
 
+class CheckpointError(CollopError, ValueError):
+    """A checkpoint file that cannot be used (truncated, foreign, or from another curriculum)."""
+
+
+def read_checkpoint(path) -> dict:
+    """Load a checkpoint written by :class:`Trainer` without executing anything in it.
+
+    ``torch.load(weights_only=True)`` unpickles only tensors and plain
+    containers, so a crafted file cannot run code.
+
+    Raises
+    ------
+    CheckpointError
+        One line naming the file: unreadable, truncated, or not a checkpoint.
+    """
+    path = os.fspath(path)
+    try:
+        ck = torch.load(path, weights_only=True, map_location="cpu")
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path}: not a usable checkpoint (truncated or corrupt? {first[:160]})") from None
+    if not isinstance(ck, dict) or not {"operator", "optimizer", "state", "curriculum"} <= set(ck):
+        raise CheckpointError(f"{path}: not a collop checkpoint")
+    return ck
+
+
 class Trainer:
-    """Fits an operator to phase-space records with an unrolled curriculum.
+    """Fits an operator with a curriculum, minimising an injected objective.
 
     Parameters
     ----------
     curriculum : str or sequence of Stage
         Stages; default Table 2's ``ps-tensor`` column.
-    solver : GridSolver
-        Time integration (default forward Euler, sub-steps from the stability bound).
-    reg : float
-        ``lambda_reg``; 0 disables the penalty.
-    reg_order : {1, 2}
-        Order of the penalised time derivative.
-    reg_velocity : float
-        ``lambda_v``, weight of the penalty on velocity derivatives (speed for
-        isotropic operators), in natural units per grid bin; 0 disables it.
-        It fills in where the data leave a coefficient undetermined (speeds
-        few training populations reach) from where they do not.
-    reg_velocity_order : {1, 2}
-        Order of the penalised velocity derivative (default 2: straight lines
-        cost nothing).
+    objective : Objective, optional
+        What is minimised (default :class:`collop.objectives.RolloutMAE` with
+        forward Euler: the unrolled rollout MAE of eq. 8).
     seed : int
         Seeds torch before training.
     callback : callable, optional
@@ -120,10 +141,15 @@ class Trainer:
     checkpoint : path, optional
         File to checkpoint to every ``checkpoint_every`` epochs and at the end;
         when it exists, :meth:`fit` resumes from it.
+    resume_from : dict, optional
+        A checkpoint already read with :func:`read_checkpoint` (the pipeline
+        reads it before it touches the run folder); takes the place of
+        reading ``checkpoint``.
     snapshot_every : int
         Epochs between coefficient snapshots sent to the callback.
-    dtype : torch dtype
-        Precision of the rollouts (float32 default; coefficients are float64).
+    lr_decay : (float, int), optional
+        ``(gamma, every)``: multiply the stage's learning rate by ``gamma``
+        every ``every`` epochs of the stage (e.g. ``(0.99, 2000)``).
 
     Attributes
     ----------
@@ -133,29 +159,27 @@ class Trainer:
     best_loss_ : float
         Lowest training loss of the last stage reached.
     history_ : list of dict
-        ``stage, epoch, loss, n_substeps, mean_substeps, seconds`` per epoch
-        (the largest and the mean sub-steps per frame).
+        ``stage, epoch, loss, seconds`` per epoch, plus what the objective
+        reports (the rollout objective: ``n_substeps, mean_substeps``, the
+        largest and the mean sub-steps per frame).
     train_seconds_ : float
+    stage_reached_ : int
     """
 
-    def __init__(self, curriculum="ps-tensor", *, solver: GridSolver | None = None, reg: float = 0.0,
-                 reg_order: int = 1, reg_velocity: float = 0.0, reg_velocity_order: int = 2,
-                 seed: int = 0, callback=None, stop=None, checkpoint=None,
-                 checkpoint_every: int = 100, snapshot_every: int = 25, dtype=torch.float32):
+    def __init__(self, curriculum="ps-tensor", *, objective=None, seed: int = 0, callback=None,
+                 stop=None, checkpoint=None, resume_from: dict | None = None,
+                 checkpoint_every: int = 100, snapshot_every: int = 25, lr_decay=None):
         self.curriculum = parse_curriculum(curriculum)
-        if not self.curriculum:
-            raise ValueError("empty curriculum")
-        if reg_order not in (1, 2) or reg_velocity_order not in (1, 2):
-            raise ValueError("reg_order and reg_velocity_order must be 1 or 2")
-        if reg < 0 or reg_velocity < 0:
-            raise ValueError("regularisation weights must be >= 0")
-        self.solver = solver or ForwardEuler()
-        self.reg, self.reg_order, self.seed = float(reg), int(reg_order), int(seed)
-        self.reg_velocity, self.reg_velocity_order = float(reg_velocity), int(reg_velocity_order)
+        if objective is None:
+            from .objectives import RolloutMAE
+            objective = RolloutMAE()
+        self.objective = objective
+        self.seed = int(seed)
         self.callback, self.stop = callback, stop
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        self.resume_from = resume_from
         self.checkpoint_every, self.snapshot_every = int(checkpoint_every), int(snapshot_every)
-        self.dtype = dtype
+        self.lr_decay = lr_decay
 
     # -- helpers ------------------------------------------------------------
     def _emit(self, **event):
@@ -168,43 +192,37 @@ class Trainer:
         with atomic_path(self.checkpoint) as tmp:
             torch.save({"operator": op.state_dict(), "optimizer": opt.state_dict(),
                         "state": asdict(st), "curriculum": [asdict(s) for s in self.curriculum]}, tmp)
-        self._emit(event="checkpoint", stage=st.stage, epoch=st.epoch)
+        self._emit(event="checkpoint", stage=st.stage, epoch=st.epoch, epochs_done=len(st.history))
 
     def _load(self, op, st: _State):
-        if not (self.checkpoint and os.path.exists(self.checkpoint)):
-            return None
-        ck = torch.load(self.checkpoint, weights_only=False)
+        ck = self.resume_from
+        if ck is None:
+            if not (self.checkpoint and os.path.exists(self.checkpoint)):
+                return None
+            ck = read_checkpoint(self.checkpoint)
+        where = self.checkpoint or "checkpoint"
         if [tuple(s.values()) for s in ck["curriculum"]] != [tuple(asdict(s).values()) for s in self.curriculum]:
-            raise ValueError(f"{self.checkpoint}: checkpoint was written with another curriculum")
-        op.load_state_dict(ck["operator"])
+            raise CheckpointError(f"{where}: checkpoint was written with another curriculum")
+        try:
+            op.load_state_dict(ck["operator"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{where}: checkpoint holds another operator "
+                                  f"({str(exc).splitlines()[0][:160]})") from None
         for k, v in ck["state"].items():
             setattr(st, k, v)
         return ck["optimizer"]
 
-    def _loss(self, op, data: Record, fs: torch.Tensor, nu: int):
-        """Eq. (8) for all start frames; ``fs`` is (T, P, N, M)."""
-        T = fs.shape[0]
-        S = T - nu
-        W = op.stencil(data.grid, data.times[:-1], dtype=self.dtype)   # (T-1, 9, N, M)
-        dt = torch.as_tensor(data.dt, dtype=self.dtype)
-        n_sub = self.solver.substeps(W.detach(), dt)          # per frame
-        Wdt = self.solver.scaled(W, dt, n_sub)
-        loss = self.solver.unrolled_abs_error(Wdt, fs, nu, n_sub) / (nu * fs[:S].numel())
-        if self.reg > 0:
-            loss = loss + self.reg * op.regularization(self.reg_order, data.times[:-1])
-        if self.reg_velocity > 0:
-            loss = loss + self.reg_velocity * op.regularization(
-                self.reg_velocity_order, data.times[:-1], along="velocity", grid=data.grid)
-        return loss, n_sub
+    def _lr(self, stage: Stage, epoch: int) -> float:
+        if not self.lr_decay:
+            return stage.lr
+        gamma, every = self.lr_decay
+        return stage.lr * gamma ** (epoch // int(every))
 
     # -- the loop -------------------------------------------------------------
-    def fit(self, op, data: Record) -> "Trainer":
+    def fit(self, op, data) -> "Trainer":
         """Train ``op`` (in place) on ``data``; returns ``self``."""
         torch.manual_seed(self.seed)
-        T = data.f.shape[1]
-        if T < 2:
-            raise ValueError("need at least two frames to train")
-        fs = data.f.to(self.dtype).permute(1, 0, 2, 3).contiguous()   # (T, P, N, M)
+        self.objective.prepare(data)
         st = _State()
         opt = torch.optim.Adam(op.parameters(), lr=self.curriculum[0].lr)
         ck_opt = self._load(op, st)
@@ -214,20 +232,22 @@ class Trainer:
         t_start = time.perf_counter() - elapsed0
         self.status_, self.message_ = "finished", ""
         fallback = copy.deepcopy(op.state_dict()) if st.best_state is None else st.best_state
-        while st.stage < len(self.curriculum):
+        n_stages = len(self.curriculum)
+        while st.stage < n_stages:
             stage = self.curriculum[st.stage]
-            nu = min(stage.n_unroll, T - 1)
-            for g in opt.param_groups:
-                g["lr"] = stage.lr
             if st.epoch == 0:
-                self._emit(event="stage", stage=st.stage, n_stages=len(self.curriculum),
-                           n_unroll=nu, lr=stage.lr, epochs=stage.epochs)
+                horizon = getattr(self.objective, "horizon", None)
+                self._emit(event="stage", stage=st.stage, n_stages=n_stages,
+                           n_unroll=horizon(stage) if horizon else stage.n_unroll,
+                           lr=stage.lr, epochs=stage.epochs)
             while st.epoch < stage.epochs:
                 if _stop_requested(self.stop):
                     self.status_, self.message_ = "stopped", "stop requested"
                     break
+                for g in opt.param_groups:
+                    g["lr"] = self._lr(stage, st.epoch)
                 opt.zero_grad(set_to_none=True)
-                loss, n_sub = self._loss(op, data, fs, nu)
+                loss, info = self.objective(op, stage)
                 lv = float(loss.detach())
                 if not math.isfinite(lv):
                     self.status_ = "diverged"
@@ -241,25 +261,23 @@ class Trainer:
                 opt.step()
                 op.project_()
                 seconds = time.perf_counter() - t_start
-                rec = {"stage": st.stage, "epoch": st.epoch, "loss": lv,
-                       "n_substeps": int(np.max(n_sub)), "mean_substeps": float(np.mean(n_sub)),
-                       "seconds": seconds}
+                rec = {"stage": st.stage, "epoch": st.epoch, "loss": lv, **info, "seconds": seconds}
                 st.history.append(rec)
                 st.epoch += 1
-                self._emit(event="epoch", n_stages=len(self.curriculum), epochs=stage.epochs, **rec)
+                self._emit(event="epoch", n_stages=n_stages, epochs=stage.epochs, **rec)
                 if self.snapshot_every and st.epoch % self.snapshot_every == 0:
                     self._emit(event="snapshot", stage=st.stage, epoch=st.epoch, operator=op)
                 if self.checkpoint_every and st.epoch % self.checkpoint_every == 0:
                     self._save(op, opt, st)
             if self.status_ != "finished":
                 break
-            if st.stage < len(self.curriculum) - 1:
+            if st.stage < n_stages - 1:
                 fallback = st.best_state or fallback
                 st.best_loss, st.best_state = math.inf, None
                 st.epoch = 0
             st.stage += 1
-        if st.stage >= len(self.curriculum):
-            st.stage = len(self.curriculum) - 1
+        if st.stage >= n_stages:
+            st.stage = n_stages - 1
             st.epoch = self.curriculum[-1].epochs
         self._save(op, opt, st)
         best = st.best_state or fallback

@@ -1,8 +1,10 @@
 """Background trainings: launched outside the Bokeh event loop, followed through the run folder.
 
-Each job runs in its own worker process (:mod:`dashboards.worker`) that calls
-the ``collop`` command line, so a run started from the app and one started
-from a terminal leave identical folders. One warm worker (torch already
+Each job is a job spec (:mod:`collop.pipeline`) sent as JSON to its own worker
+process (:mod:`dashboards.worker`), which runs it with
+:func:`collop.pipeline.run`, exactly as ``collop train``/``collop run`` would,
+so a run started from the app and one started from a terminal leave identical
+folders. One warm worker (torch already
 imported) waits for the next job, so Start answers at once; the app starts
 it when the Fokker-Planck tab is first shown, not with the server (its
 imports, several CPU-seconds, slowed the first page loads). The app never
@@ -10,10 +12,12 @@ waits for a job: a small thread per job only ``wait()`` s for the process to
 reap it (no GIL held), and everything the page shows is read back from the
 run folder.
 
-Stop sends SIGINT to the pid in ``run.json`` (or ``job.json`` while the run is
-starting); the command stops after the current epoch and records ``stopped``.
-That works from any session, after a page reload, and for runs launched from
-a terminal on this host.
+Stop sends SIGINT to the process that owns the run folder, identified by the
+folder's lock (:func:`collop.runs.signal_run`), or, while the run is still
+starting, to the worker named in ``job.json`` if its start time matches; the
+job stops after the current epoch and records ``stopped``. That works from any
+session, after a page reload, and for runs launched from a terminal on this
+host.
 """
 from __future__ import annotations
 
@@ -22,7 +26,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +34,7 @@ from pathlib import Path
 
 from .config import REPO_ROOT
 
-__all__ = ["JobManager", "get_manager", "fp_argv", "new_run_id"]
+__all__ = ["JobManager", "get_manager", "new_run_id", "run_label"]
 
 _MANAGERS: dict[str, "JobManager"] = {}
 _LOCK = threading.Lock()
@@ -55,23 +58,6 @@ def run_label(run_id: str, method: str | None = None) -> str:
     if m:
         return f"{m['method']} {m['hh']}:{m['mm']} {m['tag']}"
     return run_id if not method or method in run_id else f"{method} · {run_id}"
-
-
-def fp_argv(data, out, *, train, test, model="tensor", symmetry="isotropic", nt=None, reg=0.0,
-            seed=0, curriculum=None, smooth=0.0, reg_velocity=0.0) -> list[str]:
-    """The ``collop train fp`` arguments of a training."""
-    argv = ["-q", "train", "fp", str(data), "--train", ",".join(train), "--model", model,
-            "--symmetry", symmetry, "--reg", repr(float(reg)), "--seed", str(int(seed)),
-            "--smooth", repr(float(smooth)), "--out", str(out)]
-    if reg_velocity:
-        argv += ["--reg-velocity", repr(float(reg_velocity))]
-    if test:
-        argv += ["--test", ",".join(test)]
-    if nt:
-        argv += ["--nt", str(int(nt))]
-    if curriculum:
-        argv += ["--curriculum", curriculum]
-    return argv
 
 
 class JobManager:
@@ -148,51 +134,66 @@ class JobManager:
             self._procs.pop(run_id, None)
 
     # -- jobs --------------------------------------------------------------------------
+    def start(self, spec, run_id: str | None = None) -> str:
+        """Run a job spec (its ``out`` is replaced by a new folder under ``runs_root``); returns the run id."""
+        import dataclasses
+
+        from collop.pipeline import resolve, spec_to_dict
+
+        if spec.kind == "train":
+            method = resolve(spec).method
+        else:
+            method = spec.kind
+        run_id = run_id or new_run_id(method)
+        out = self.runs_root / run_id
+        spec = dataclasses.replace(spec, out=str(out))
+        d = spec_to_dict(spec)
+        dataset = d.get("data") or d.get("particles")
+        return self._launch({"kind": spec.kind, "run_dir": str(out), "spec": d, "method": method,
+                             "dataset": os.path.abspath(dataset) if dataset else None})
+
     def start_fp(self, data, *, train, test=(), model="tensor", symmetry="isotropic", nt=None,
                  reg=0.0, seed=0, curriculum=None, smooth=0.0, reg_velocity=0.0,
                  run_id: str | None = None) -> str:
-        """Start ``collop train fp`` on ``data`` in a new run folder; returns the run id."""
-        method = "ps-tensor" if model == "tensor" else "ps-nn"
-        run_id = run_id or new_run_id(method)
-        out = self.runs_root / run_id
-        argv = fp_argv(os.path.abspath(data), out, train=train, test=test, model=model, symmetry=symmetry,
-                       nt=nt, reg=reg, seed=seed, curriculum=curriculum, smooth=smooth,
-                       reg_velocity=reg_velocity)
-        params = {"data": os.path.abspath(data), "train": list(train), "test": list(test), "model": model,
-                  "symmetry": symmetry, "nt": nt, "reg": reg, "reg_velocity": reg_velocity, "seed": seed,
-                  "curriculum": curriculum, "smooth": smooth}
-        return self._launch({"kind": "fp", "run_dir": str(out), "argv": argv, "method": method,
-                             "dataset": os.path.abspath(data), "params": params})
+        """Train a Fokker-Planck operator on ``data`` in a new run folder; returns the run id."""
+        from collop.pipeline import TrainSpec
+
+        spec = TrainSpec(data=os.path.abspath(data), train=list(train), test=list(test) or None,
+                         family="fokker_planck", out=str(self.runs_root / "_"),
+                         options={"model": model, "symmetry": symmetry, "nt": nt},
+                         penalties={"reg": float(reg), "reg_velocity": float(reg_velocity)},
+                         objective={"smooth": float(smooth)}, curriculum=curriculum or None, seed=int(seed))
+        return self.start(spec, run_id)
 
     def start_tracks(self, particles, data, *, test=(), ndump=1, symmetry="isotropic",
                      run_id: str | None = None) -> str:
-        """Start ``collop tracks`` (scored on ``data``'s test populations) in a new run folder."""
-        run_id = run_id or new_run_id("tracks")
-        out = self.runs_root / run_id
-        argv = ["-q", "tracks", os.path.abspath(particles), "--ndump", str(int(ndump)),
-                "--symmetry", symmetry, "--grid-from", os.path.abspath(data),
-                "--data", os.path.abspath(data), "--out", str(out)]
-        if test:
-            argv += ["--populations", ",".join(test)]
-        params = {"data": os.path.abspath(data), "particles": os.path.abspath(particles), "test": list(test),
-                  "ndump": int(ndump), "symmetry": symmetry}
-        return self._launch({"kind": "tracks", "run_dir": str(out), "argv": argv, "method": "tracks",
-                             "dataset": os.path.abspath(data), "params": params})
+        """The Tracks estimate (scored on ``data``'s test populations) in a new run folder."""
+        from collop.pipeline import TracksSpec
+
+        spec = TracksSpec(particles=os.path.abspath(particles), ndump=int(ndump), symmetry=symmetry,
+                          grid_from=os.path.abspath(data), data=os.path.abspath(data),
+                          test=list(test) or None, out=str(self.runs_root / "_"))
+        return self.start(spec, run_id)
 
     def stop(self, run_id: str) -> str:
-        """Ask a run to stop (SIGINT to its process); returns a one-line message."""
-        from .runstore import run_pid
+        """Ask a run to stop (SIGINT to the process that owns it); returns a one-line message."""
+        from collop.runs import _proc_start, run_owner, signal_run
 
-        pid = run_pid(self.runs_root, run_id)
-        if pid is None:
-            return f"{run_id}: not running on this host"
-        try:
-            os.kill(pid, signal.SIGINT)
-        except ProcessLookupError:
-            return f"{run_id}: its process has ended"
-        except PermissionError:
-            return f"{run_id}: not allowed to signal process {pid}"
-        return f"{run_id}: stopping after the current epoch"
+        d = self.runs_root / run_id
+        if run_owner(d) is not None:
+            return signal_run(d, signal.SIGINT)
+        try:   # still starting: the worker has not claimed the folder yet
+            job = json.loads((d / "job.json").read_text())
+        except (OSError, ValueError):
+            job = {}
+        pid = job.get("pid")
+        if isinstance(pid, int) and job.get("start_ticks") and _proc_start(pid) == job["start_ticks"]:
+            try:
+                os.kill(pid, signal.SIGINT)
+            except ProcessLookupError:
+                return f"{run_id}: not running"
+            return f"{run_id}: stopping"
+        return f"{run_id}: not running"
 
     def running(self) -> list[str]:
         """Ids of the runs this manager started whose processes are alive."""
@@ -240,5 +241,3 @@ def get_manager(runs_root, warm: bool = True, eager: bool = True) -> JobManager:
             _MANAGERS[key] = JobManager(key, warm=warm, eager=eager)
         return _MANAGERS[key]
 
-
-HOST = socket.gethostname()

@@ -44,10 +44,21 @@ def _max_diff(a, b):
     return max((a[k].double() - b[k].double()).abs().max().item() for k in a)
 
 
+def _trainer(curriculum="ps-tensor", *, solver=None, dtype=None, reg=0.0, reg_order=1, reg_velocity=0.0,
+             reg_velocity_order=2, **kw):
+    """A Trainer with the rollout objective (solver, precision) and Fokker-Planck penalties."""
+    from collop.objectives import RolloutMAE
+    from collop.operators.fokker_planck import FokkerPlanckPenalties
+
+    pen = FokkerPlanckPenalties(reg=reg, reg_order=reg_order, reg_velocity=reg_velocity,
+                                reg_velocity_order=reg_velocity_order)
+    return Trainer(curriculum, objective=RolloutMAE(penalties=pen, solver=solver, dtype=dtype), **kw)
+
+
 def _loss_at(op, rec, solver, nu, dtype=torch.float32):
     """The training loss of ``op`` as the trainer computes it: one epoch with lr = 0."""
     probe = FokkerPlanck.build("tensor", rec.grid, rec.times) if op is None else op
-    tr = Trainer([(nu, 0.0, 1)], solver=solver, dtype=dtype, snapshot_every=0, checkpoint_every=0)
+    tr = _trainer([(nu, 0.0, 1)], solver=solver, dtype=dtype, snapshot_every=0, checkpoint_every=0)
     tr.fit(probe, rec)
     return tr.history_[0]["loss"]
 
@@ -67,7 +78,7 @@ SNAPSHOT_EVERY = 50
 def trained(fp_data, record):
     events = []
     op = FokkerPlanck.build("tensor", fp_data.grid, fp_data.times, nt=1, **UNITS)
-    tr = Trainer(CURRICULUM, solver=_solver(fp_data), callback=events.append,
+    tr = _trainer(CURRICULUM, solver=_solver(fp_data), callback=events.append,
                  snapshot_every=SNAPSHOT_EVERY, checkpoint_every=0)
     tr.fit(op, record)
     return op, tr, events
@@ -123,7 +134,7 @@ def test_tensor_model_recovers_known_operator_with_table_2_curriculum(fp_data, r
     """ps-tensor curriculum (1900 epochs, unrolls up to 9 frames): within 3 % where shells hold
     >= 1 % of the mass (speeds up to 3.05); measured <= 1.3 % (A 0.9 %, D_par 1.0 %, D_perp 1.3 %)."""
     op = FokkerPlanck.build("tensor", fp_data.grid, fp_data.times, nt=1, **UNITS)
-    tr = Trainer("ps-tensor", solver=_solver(fp_data), snapshot_every=0, checkpoint_every=0).fit(op, record)
+    tr = _trainer("ps-tensor", solver=_solver(fp_data), snapshot_every=0, checkpoint_every=0).fit(op, record)
     assert tr.status_ == "finished"
     err = _recovery_errors(op, fp_data, _supported_speeds(fp_data, 0.01))
     assert (err < 0.03).all(), err
@@ -236,11 +247,16 @@ def test_per_frame_substeps_loss_and_gradient(fp_data, backend):
     expected = total / (nu * (T - nu) * fs.shape[0] * fs.shape[2] * fs.shape[3])
     assert _loss_at(op, rec, sol, nu, dtype=torch.float64) == pytest.approx(expected, rel=1e-10)
     grads = []
+    from collop.objectives import RolloutMAE
+
     for b in ("auto", "torch"):
         op.zero_grad()
-        loss, n_sub = Trainer([(nu, 1e-2, 1)], solver=ForwardEuler(n_substeps=counts, backend=b),
-                              dtype=torch.float64)._loss(op, rec, rec.f.permute(1, 0, 2, 3).contiguous(), nu)
-        assert list(n_sub) == counts
+        solver = ForwardEuler(n_substeps=counts, backend=b)
+        assert list(solver.substeps(W, dt)) == counts
+        obj = RolloutMAE(solver=solver, dtype=torch.float64)
+        obj.prepare(rec)
+        loss, info = obj.loss(op, Stage(nu, 1e-2, 1))
+        assert info["n_substeps"] == max(counts)
         loss.backward()
         grads.append(op.field.values.grad.clone())
     np.testing.assert_allclose(grads[0].numpy(), grads[1].numpy(), rtol=1e-9, atol=1e-12)
@@ -253,7 +269,7 @@ def test_fused_and_autograd_training_agree(fp_data):
     finals = []
     for backend in ("auto", "torch"):
         op = FokkerPlanck.build("tensor", rec.grid, times, **UNITS)
-        tr = Trainer([(1, 1e-2, 3), (3, 1e-2, 2)], solver=ForwardEuler(n_substeps=2, backend=backend),
+        tr = _trainer([(1, 1e-2, 3), (3, 1e-2, 2)], solver=ForwardEuler(n_substeps=2, backend=backend),
                      dtype=torch.float64, snapshot_every=0, checkpoint_every=0).fit(op, rec)
         finals.append((_state(op), [h["loss"] for h in tr.history_]))
     (s0, l0), (s1, l1) = finals
@@ -271,7 +287,7 @@ RESUME_CURRICULUM = [(1, 2e-2, 12), (2, 1e-2, 8)]
 def test_stop_then_resume_equals_uninterrupted_run(fp_data, record, tmp_path, stop_after):
     build = lambda: FokkerPlanck.build("tensor", fp_data.grid, fp_data.times, nt=1, **UNITS)  # noqa: E731
     ref_op = build()
-    ref = Trainer(RESUME_CURRICULUM, solver=_solver(fp_data), snapshot_every=0).fit(ref_op, record)
+    ref = _trainer(RESUME_CURRICULUM, solver=_solver(fp_data), snapshot_every=0).fit(ref_op, record)
 
     ck = tmp_path / "run.ckpt"
     stop = threading.Event()
@@ -284,13 +300,13 @@ def test_stop_then_resume_equals_uninterrupted_run(fp_data, record, tmp_path, st
                 stop.set()
 
     op1 = build()
-    t1 = Trainer(RESUME_CURRICULUM, solver=_solver(fp_data), callback=cb, stop=stop, checkpoint=ck,
+    t1 = _trainer(RESUME_CURRICULUM, solver=_solver(fp_data), callback=cb, stop=stop, checkpoint=ck,
                  snapshot_every=0).fit(op1, record)
     assert t1.status_ == "stopped" and len(t1.history_) == stop_after and ck.exists()
 
     events = []
     op2 = build()                                   # a fresh operator: everything comes from the checkpoint
-    t2 = Trainer(RESUME_CURRICULUM, solver=_solver(fp_data), checkpoint=ck, callback=events.append,
+    t2 = _trainer(RESUME_CURRICULUM, solver=_solver(fp_data), checkpoint=ck, callback=events.append,
                  snapshot_every=0).fit(op2, record)
     assert t2.status_ == "finished"
     first = next(e for e in events if e["event"] == "epoch")
@@ -307,9 +323,9 @@ def test_stop_then_resume_equals_uninterrupted_run(fp_data, record, tmp_path, st
 def test_resume_refuses_checkpoint_of_another_curriculum(fp_data, record, tmp_path):
     ck = tmp_path / "run.ckpt"
     op = FokkerPlanck.build("tensor", fp_data.grid, fp_data.times, nt=1)
-    Trainer([(1, 1e-2, 2)], solver=_solver(fp_data), checkpoint=ck).fit(op, record)
+    _trainer([(1, 1e-2, 2)], solver=_solver(fp_data), checkpoint=ck).fit(op, record)
     with pytest.raises(ValueError, match="curriculum"):
-        Trainer([(1, 1e-2, 3)], solver=_solver(fp_data), checkpoint=ck).fit(op, record)
+        _trainer([(1, 1e-2, 3)], solver=_solver(fp_data), checkpoint=ck).fit(op, record)
 
 
 # --- divergence -------------------------------------------------------------------------------
@@ -324,7 +340,7 @@ def test_nan_operator_diverges_and_keeps_best_finite_weights(fp_data, record):
             with torch.no_grad():
                 op.field.values[0, 3, 1] = float("nan")          # one D_par node -> NaN stencil
 
-    tr = Trainer([(2, 1e-2, 10)], solver=_solver(fp_data), callback=corrupt,
+    tr = _trainer([(2, 1e-2, 10)], solver=_solver(fp_data), callback=corrupt,
                  snapshot_every=0, checkpoint_every=0).fit(op, record)
     assert tr.status_ == "diverged" and "non-finite" in tr.message_
     assert len(tr.history_) == 3
@@ -339,7 +355,7 @@ def test_nan_from_the_start_diverges_without_history(fp_data, record):
     op = FokkerPlanck.build("tensor", fp_data.grid, fp_data.times, nt=1)
     with torch.no_grad():
         op.field.values[0, 1, 0] = float("nan")   # speed node 1 (node 0 of A_par acts on no cell)
-    tr = Trainer([(1, 1e-2, 5)], solver=_solver(fp_data), snapshot_every=0, checkpoint_every=0).fit(op, record)
+    tr = _trainer([(1, 1e-2, 5)], solver=_solver(fp_data), snapshot_every=0, checkpoint_every=0).fit(op, record)
     assert tr.status_ == "diverged" and tr.history_ == [] and math.isinf(tr.best_loss_)
 
 
@@ -354,10 +370,10 @@ def test_nan_operator_diverges_cheaply_with_default_substeps():
         op.field.values[0, 2, 1] = float("nan")
     # one untraced run first: on a cold numba cache the kernels compile here, and the
     # compiler's allocations are not what this test measures
-    Trainer([(1, 1e-2, 2)], snapshot_every=0, checkpoint_every=0).fit(copy.deepcopy(op), rec)
+    _trainer([(1, 1e-2, 2)], snapshot_every=0, checkpoint_every=0).fit(copy.deepcopy(op), rec)
     tracemalloc.start()
     try:
-        tr = Trainer([(1, 1e-2, 2)], snapshot_every=0, checkpoint_every=0).fit(op, rec)
+        tr = _trainer([(1, 1e-2, 2)], snapshot_every=0, checkpoint_every=0).fit(op, rec)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -378,7 +394,7 @@ def test_time_regularisation_makes_tensor_smoother_in_time(fp_data, record):
     ops = {}
     for reg in (0.0, 1e-2):
         op = FokkerPlanck.build("tensor", fp_data.grid, fp_data.times)       # 10 time nodes
-        Trainer([(1, 3e-2, 60)], solver=_solver(fp_data), reg=reg, reg_order=1,
+        _trainer([(1, 3e-2, 60)], solver=_solver(fp_data), reg=reg, reg_order=1,
                 snapshot_every=0, checkpoint_every=0).fit(op, record)
         ops[reg] = op
     rough0, rough1 = _time_roughness(ops[0.0]), _time_roughness(ops[1e-2])
@@ -396,7 +412,7 @@ def test_velocity_regularisation_makes_tensor_smoother_in_speed(fp_data, record)
     ops = {}
     for reg in (0.0, 1e-1):
         op = FokkerPlanck.build("tensor", fp_data.grid, fp_data.times, nt=1)
-        Trainer([(1, 3e-2, 60)], solver=_solver(fp_data), reg_velocity=reg,
+        _trainer([(1, 3e-2, 60)], solver=_solver(fp_data), reg_velocity=reg,
                 snapshot_every=0, checkpoint_every=0).fit(op, record)
         ops[reg] = op
     rough0, rough1 = _speed_roughness(ops[0.0]), _speed_roughness(ops[1e-1])
@@ -404,15 +420,15 @@ def test_velocity_regularisation_makes_tensor_smoother_in_speed(fp_data, record)
     # data barely constrain move independently, fitting noise
     assert rough1 < 0.2 * rough0, (rough0, rough1)
     with pytest.raises(ValueError):
-        Trainer(reg_velocity=-1.0)
+        _trainer(reg_velocity=-1.0)
     with pytest.raises(ValueError):
-        Trainer(reg_velocity_order=3)
+        _trainer(reg_velocity_order=3)
 
 
 def test_nn_training_is_reproducible_with_a_seed(fp_data, record):
     def run(seed):
         op = FokkerPlanck.build("nn", fp_data.grid, fp_data.times, seed=seed)
-        Trainer([(1, 1e-3, 4), (2, 1e-3, 2)], solver=_solver(fp_data), seed=seed,
+        _trainer([(1, 1e-3, 4), (2, 1e-3, 2)], solver=_solver(fp_data), seed=seed,
                 snapshot_every=0, checkpoint_every=0).fit(op, record)
         return _state(op)
 
@@ -429,7 +445,7 @@ def test_curricula_match_table_2():
     assert parse_curriculum("ps-nn") == (Stage(1, 1e-3, 500), Stage(1, 1e-4, 500), Stage(2, 1e-4, 200),
                                          Stage(5, 1e-4, 200), Stage(10, 1e-4, 500))
     assert CURRICULA["ps-tensor"] == parse_curriculum("ps-tensor")
-    assert Trainer().curriculum == CURRICULA["ps-tensor"]
+    assert _trainer().curriculum == CURRICULA["ps-tensor"]
 
 
 def test_parse_curriculum_forms():
@@ -439,4 +455,4 @@ def test_parse_curriculum_forms():
         with pytest.raises(ValueError):
             parse_curriculum(bad)
     with pytest.raises(ValueError):
-        Trainer([])
+        _trainer([])

@@ -26,20 +26,75 @@ pass through softplus (isotropic) or a Cholesky factor (full).
 """
 from __future__ import annotations
 
+import os
 import warnings
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from pydantic import Field
 
 from ..datasets import full_operator_dataset, isotropic_operator_dataset
 from ..grid import VelocityGrid
+from ..options import SpecError, options
 from ..schema import SchemaError
 from ..solvers import _probe_kappa, sparse_rows
+from .base import Operator
 from .fields import MLPField, TensorField, input_diff_norm
 
-__all__ = ["FokkerPlanck", "Isotropic", "Full", "SYMMETRIES"]
+__all__ = ["FokkerPlanck", "FokkerPlanckOptions", "FokkerPlanckPenalties", "Isotropic", "Full",
+           "SYMMETRIES"]
+
+
+@options
+class FokkerPlanckOptions:
+    """How a Fokker-Planck operator is parametrised.
+
+    Attributes
+    ----------
+    model : {"tensor", "nn"}
+        Coefficients as a discrete tensor on nodes (PS-Tensor, initialised at
+        zero) or as MLPs (PS-NN, seeded random initialisation).
+    symmetry : {"isotropic", "full"}
+        ``A_par, D_par, D_perp`` of speed, or ``A_x, A_y, D_xx, D_yy, D_xy`` of
+        velocity.
+    nt : int, optional
+        Time nodes of a tensor (default: one per frame; 1 = time-invariant).
+        For MLPs, 1 drops the time input.
+    hidden, layers : int
+        Width and number of linear layers of each MLP (Appendix A: 32, 3).
+    """
+
+    model: Literal["tensor", "nn"] = Field("tensor", description="discrete tensor or neural network coefficients")
+    symmetry: Literal["isotropic", "full"] = Field("isotropic", description="form of A and D")
+    nt: int | None = Field(None, ge=1, description="time nodes (tensor; default one per frame); 1 = time-invariant")
+    hidden: int = Field(32, ge=1, le=4096, description="hidden units per MLP layer (nn)")
+    layers: int = Field(3, ge=2, le=32, description="linear layers per MLP (nn)")
+
+
+@options
+class FokkerPlanckPenalties:
+    """Smoothness penalties of a Fokker-Planck operator (natural units).
+
+    Attributes
+    ----------
+    reg : float
+        ``lambda_reg``, weight of ``sum_c ||d^n c/dt^n||_2`` (Appendix D.5).
+    reg_order : {1, 2}
+        Order ``n`` of the time derivative.
+    reg_velocity : float
+        ``lambda_v``, weight of ``sum_c ||d^m c/dv^m||_2`` across velocity
+        (speed for isotropic operators), per grid bin.
+    reg_velocity_order : {1, 2}
+        Order ``m`` of the velocity derivative (2: straight lines cost nothing).
+    """
+
+    reg: float = Field(0.0, ge=0, allow_inf_nan=False, description="weight of the time-derivative penalty")
+    reg_order: Literal[1, 2] = Field(1, description="order of the penalised time derivative")
+    reg_velocity: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                description="weight of the penalty on velocity (speed) derivatives, per grid bin")
+    reg_velocity_order: Literal[1, 2] = Field(2, description="order of the penalised velocity derivative")
 
 
 class Isotropic:
@@ -154,8 +209,12 @@ class Full:
 SYMMETRIES = {"isotropic": Isotropic, "full": Full}
 
 
-class FokkerPlanck(nn.Module):
+class FokkerPlanck(Operator):
     """A Fokker-Planck operator with swappable parametrisation and symmetry.
+
+    The ``fokker_planck`` family of :mod:`collop.operators.registry`: options
+    :class:`FokkerPlanckOptions`, penalties :class:`FokkerPlanckPenalties`,
+    fitted by the unrolled rollout MAE; stencil radius 1.
 
     Parameters
     ----------
@@ -168,6 +227,22 @@ class FokkerPlanck(nn.Module):
     method : str
         Name written to operator files (``ps-tensor``, ``ps-nn``, ...).
     """
+
+    family = "fokker_planck"
+    cli_name = "fp"
+    description = "a Fokker-Planck operator"
+    Options = FokkerPlanckOptions
+    Penalties = FokkerPlanckPenalties
+    objective = "rollout"
+    forms = {
+        "fokker_planck_isotropic": {"A_par": ("time", "speed"), "D_par": ("time", "speed"),
+                                    "D_perp": ("time", "speed")},
+        "fokker_planck_full": {"A": ("time", "component", "vx", "vy"),
+                               "D": ("time", "component", "component2", "vx", "vy")},
+    }
+    coefficients = {"fokker_planck_isotropic": ("A_par", "D_par", "D_perp"),
+                    "fokker_planck_full": ("A", "D")}
+    radius = 1
 
     def __init__(self, field, symmetry: str = "isotropic", *, a_scale: float = 1.0,
                  d_scale: float = 1.0, method: str = "ps-tensor",
@@ -228,6 +303,69 @@ class FokkerPlanck(nn.Module):
             raise ValueError(f"unknown model {model!r}; expected 'tensor' or 'nn'")
         return cls(field, symmetry, a_scale=h / dt, d_scale=h * h / dt, method=method,
                    velocity_units=velocity_units, time_units=time_units)
+
+    @classmethod
+    def from_options(cls, options: FokkerPlanckOptions, data, *, seed: int = 0) -> "FokkerPlanck":
+        """A fresh operator for a :class:`~collop.data.Record` (see :meth:`build`)."""
+        return cls.build(options.model, data.grid, data.times, symmetry=options.symmetry,
+                         nt=options.nt, seed=seed, velocity_units=data.velocity_units,
+                         time_units=data.time_units, hidden=options.hidden, layers=options.layers)
+
+    @classmethod
+    def default_curriculum(cls, options: FokkerPlanckOptions) -> str:
+        """Table 2 of Carvalho et al.: ``ps-tensor`` or ``ps-nn``."""
+        return cls.method_name(options)
+
+    @classmethod
+    def method_name(cls, options: FokkerPlanckOptions) -> str:
+        return "ps-tensor" if options.model == "tensor" else "ps-nn"
+
+    @classmethod
+    def check_size(cls, options: FokkerPlanckOptions, data) -> None:
+        """Refuse a tensor whose parameters (with Adam's state) would not fit in memory."""
+        if options.model != "tensor":
+            return
+        nt = len(data.times) if options.nt is None else options.nt
+        nodes = data.grid.speed_nodes().size if options.symmetry == "isotropic" else int(np.prod(data.grid.shape))
+        n_ch = 3 if options.symmetry == "isotropic" else 5
+        need = 6 * 8 * nt * nodes * n_ch        # values, gradient, 2 Adam moments, 2 copies (float64)
+        try:
+            have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+            return
+        if need > 0.5 * have:
+            raise SpecError(f"options.nt: {nt} time nodes x {nodes} nodes x {n_ch} channels need about "
+                            f"{need / 2**30:.3g} GiB, more than half of this machine's "
+                            f"{have / 2**30:.3g} GiB", field="options.nt")
+
+    @classmethod
+    def validate_dataset(cls, ds, src) -> None:
+        """Speeds of an isotropic file start at >= 0; a full file's components are x, y."""
+        from ..schema import check_increasing, check_uniform
+
+        if ds.attrs.get("operator") == "fokker_planck_isotropic":
+            s = check_increasing(ds, "speed", src)
+            if s[0] < 0:
+                raise SchemaError("coordinate 'speed' has negative values", src)
+            if s.size < 2:
+                raise SchemaError("coordinate 'speed' needs at least 2 points", src)
+            return
+        check_uniform(ds, "vx", src)
+        check_uniform(ds, "vy", src)
+        for c in ("component", "component2"):
+            vals = [str(x) for x in ds[c].values] if c in ds.coords else None
+            if vals != ["x", "y"]:
+                raise SchemaError(f"coordinate {c!r} must be ['x', 'y'], is {vals}", src)
+
+    def penalty(self, penalties: FokkerPlanckPenalties, data) -> torch.Tensor:
+        """``reg * ||d^n c/dt^n|| + reg_velocity * ||d^m c/dv^m||`` (see :meth:`regularization`)."""
+        total = torch.zeros((), dtype=torch.float64)
+        if penalties.reg > 0:
+            total = total + penalties.reg * self.regularization(penalties.reg_order, data.times[:-1])
+        if penalties.reg_velocity > 0:
+            total = total + penalties.reg_velocity * self.regularization(
+                penalties.reg_velocity_order, data.times[:-1], along="velocity", grid=data.grid)
+        return total
 
     @classmethod
     def from_dataset(cls, ds) -> "FokkerPlanck":

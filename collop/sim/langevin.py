@@ -176,6 +176,49 @@ class _Noise:
         return self._torch.randn((2, n), generator=self._gen, dtype=self._torch.float32).numpy()
 
 
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_step(truth: "IsotropicTruth", dt: float, t_end: float, unit: float = 1.0,
+               max_rate: float = 0.5) -> float:
+    """Refuse an Euler-Maruyama step at which the drag is unstable.
+
+    Along ``v_hat`` the drift step ``s += A_par(s) dt`` is the Euler step of
+    ``ds/dt = A_par(s)``, which is stable where ``|dA_par/ds| dt < 2`` and
+    first-order accurate while it is small. The largest
+    ``|dA_par/ds|`` over speeds up to ``20 unit`` and the run's times must
+    satisfy ``|dA_par/ds| dt <= max_rate`` (0.5: a step's first-order error
+    stays below about an eighth of its change).
+
+    Returns
+    -------
+    float
+        ``max |dA_par/ds| dt``.
+
+    Raises
+    ------
+    CollopError
+        When the bound is exceeded (one line giving the largest stable step).
+    """
+    s = np.linspace(0.0, 20.0, 801) * unit
+    t = np.linspace(0.0, max(float(t_end), 0.0), 25)
+    rates = []
+    for tk in t:
+        A, _, _ = truth.coefficients(s, np.asarray(tk))
+        rates.append(np.max(np.abs(np.diff(np.asarray(A, dtype=float))) / np.diff(s)))
+    nu = float(np.nanmax(rates))
+    if not np.isfinite(nu) or nu * dt > max_rate:
+        limit = max_rate / nu if nu > 0 and np.isfinite(nu) else 0.0
+        raise CollopError(f"Euler-Maruyama step {dt:g} is unstable for {truth}: |dA_par/dv| x step = "
+                          f"{nu * dt:.3g} > {max_rate}; use a step below {limit:.3g} (a smaller --dt "
+                          "or more --inner sub-steps)")
+    return nu * dt
+
+
 def _advance(v, rng, truth, t, dt, n_inner):
     """``n_inner`` Euler-Maruyama steps of ``v`` (2, n) float64 in place, starting at time ``t``.
 
@@ -250,6 +293,14 @@ def generate(truth: IsotropicTruth, initial, *, n_particles: int | None = None, 
     if n_frames < 0 or n_inner < 1 or dt_frame <= 0:
         raise CollopError(f"need n_frames >= 0, n_inner >= 1, dt_frame > 0; "
                           f"got {n_frames}, {n_inner}, {dt_frame}")
+    check_step(truth, dt_frame / n_inner, n_frames * dt_frame, unit)
+    if n_particles is not None and not isinstance(initial, np.ndarray):
+        need = (n_frames + 1) * int(n_particles) * 2 * np.dtype(dtype).itemsize
+        have = _memory_bytes()
+        if have and need > 0.5 * have:
+            raise CollopError(f"n_particles {n_particles} x {n_frames + 1} frames need "
+                              f"{need / 2**30:.3g} GiB, more than half of this machine's "
+                              f"{have / 2**30:.3g} GiB")
     ss = np.random.SeedSequence(seed)
     v, init_desc = _initial(initial, n_particles, np.random.Generator(np.random.PCG64(ss.spawn(1)[0])), unit)
     # ss.spawn continues the children sequence: chunk c's noise uses child c + 1

@@ -1,10 +1,11 @@
 """Trainings in worker processes: events arrive, Stop stops cleanly, failures land in run.json."""
 import json
 import time
+from pathlib import Path
 
 import pytest
 
-from dashboards.jobs import JobManager, fp_argv, new_run_id, run_label
+from dashboards.jobs import JobManager, new_run_id, run_label
 from dashboards.runstore import list_all
 
 
@@ -31,16 +32,24 @@ def _events(path):
         return []
 
 
-def test_fp_argv_matches_the_cli():
-    argv = fp_argv("/d.nc", "/r/x", train=["a", "b"], test=["c"], model="nn", nt=3, reg=0.5, seed=2,
-                   curriculum="1:0.01:5", reg_velocity=0.25)
-    from collop.cli import build_parser
+def test_jobs_send_job_specs_not_argv(roots):
+    """The manager sends the worker a job spec (JSON), the same a sweep or ``collop run`` runs."""
+    from collop.pipeline import spec_from_dict
 
-    args = build_parser().parse_args(argv)
-    assert (args.train, args.test, args.model, args.nt, args.reg, args.seed, args.curriculum, args.out) == \
-        ("a,b", "c", "nn", 3, 0.5, 2, "1:0.01:5", "/r/x")
-    assert (args.reg_velocity, args.reg_velocity_order) == (0.25, 2)
-    assert build_parser().parse_args(fp_argv("/d.nc", "/r/x", train=["a"], test=[])).reg_velocity == 0.0
+    m = JobManager(roots["runs"], warm=False)
+    sent = []
+    m._launch = lambda job: sent.append(job) or Path(job["run_dir"]).name
+    rid = m.start_fp("/d.nc", train=["a", "b"], test=["c"], model="nn", nt=3, reg=0.5, seed=2,
+                     curriculum="1:0.01:5", reg_velocity=0.25)
+    job = sent[-1]
+    assert "argv" not in job and job["kind"] == "train" and Path(job["run_dir"]).name == rid
+    spec = spec_from_dict(job["spec"])
+    assert (spec.train, spec.test, spec.options["model"], spec.options["nt"], spec.penalties["reg"],
+            spec.seed, spec.curriculum, spec.out) == (("a", "b"), ("c",), "nn", 3, 0.5, 2, "1:0.01:5",
+                                                     str(Path(roots["runs"]).absolute() / rid))
+    assert spec.penalties["reg_velocity"] == 0.25
+    m.start_tracks("/p.nc", "/d.nc", test=["c"], ndump=2)
+    assert spec_from_dict(sent[-1]["spec"]).ndump == 2 and sent[-1]["kind"] == "tracks"
 
 
 def test_warm_worker_waits_for_prepare(roots, config):
