@@ -41,8 +41,18 @@ class Objective:
 
     # -- data ------------------------------------------------------------------------
     @classmethod
-    def load(cls, path, names, options, *, role: str = "train"):
-        """Read and validate the data of ``names`` in the file ``path`` (raises ``CollopError``)."""
+    def select(cls, ds, names) -> list[str]:
+        """Check the names of ``ds``'s populations (or runs) and expand ``"all"``; a list of names."""
+        from ..data import select_populations
+
+        return select_populations(ds, names)
+
+    @classmethod
+    def load(cls, ds, names, options, *, role: str = "train"):
+        """The data of ``names`` in the dataset ``ds``, ready for :meth:`prepare` (raises ``CollopError``).
+
+        ``role`` is ``"train"`` or ``"test"`` (test data are only checked).
+        """
         raise NotImplementedError
 
     def prepare(self, data) -> None:

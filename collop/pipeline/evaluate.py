@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 from .. import objectives
-from ..data import select_populations
 from ..io import open_dataset
 from ..operators import registry
 from ..schema import CollopError
@@ -40,7 +39,7 @@ def evaluate_file(operator, data, populations="all") -> dict:
     family = registry.for_form(op_ds.attrs.get("operator"))
     obj = objectives.get(family.objective)
     ds = open_dataset(data, obj.data_kind)
-    names = select_populations(ds, populations)
+    names = obj.select(ds, populations)
     for key in ("velocity_units", "time_units"):
         if op_ds.attrs.get(key) != ds.attrs.get(key):
             raise CollopError(f"{operator}: {key} {op_ds.attrs.get(key)!r} differ from "

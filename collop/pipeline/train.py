@@ -7,7 +7,6 @@ import os
 import numpy as np
 
 from .. import objectives
-from ..data import select_populations
 from ..io import open_dataset, write_dataset
 from ..operators import registry
 from ..options import SpecError, parse, to_dict
@@ -104,8 +103,8 @@ def _run(spec: TrainSpec, res: Resolved, callback, stop, resume: bool) -> RunRes
     # 1. validate everything, and build the operator, before touching the run folder
     fam, obj_cls = res.family, res.objective_cls
     ds = open_dataset(spec.data, obj_cls.data_kind)
-    train_names = select_populations(ds, list(spec.train))
-    test_names = select_populations(ds, list(spec.test) if spec.test is not None else "all")
+    train_names = obj_cls.select(ds, list(spec.train))
+    test_names = obj_cls.select(ds, list(spec.test) if spec.test is not None else "all")
     data = obj_cls.load(ds, train_names, res.objective_options, role="train")
     obj_cls.load(ds, test_names, res.objective_options, role="test")   # the test data are usable too
     fam.check_size(res.options, data)
