@@ -31,7 +31,7 @@ def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, re
            queue):
     import torch
 
-    from collop._stencil_kernels import set_kernel_threads
+    from collop.solvers import set_kernel_threads
     from collop.data import Record
     from collop.io import open_dataset
     from collop.grid import VelocityGrid

@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from collop._stencil_kernels import set_kernel_threads  # noqa: E402
+from collop.solvers import set_kernel_threads  # noqa: E402
 from collop.data import Record  # noqa: E402
 from collop.grid import VelocityGrid  # noqa: E402
 from collop.io import open_dataset  # noqa: E402

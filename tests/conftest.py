@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from collop._stencil_kernels import set_kernel_threads
+from collop.solvers import set_kernel_threads
 from collop.datasets import isotropic_operator_dataset, phasespace_dataset
 from collop.grid import VelocityGrid
 from collop.metrics import rollout

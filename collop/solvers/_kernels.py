@@ -1,0 +1,390 @@
+"""Fused CPU kernels for one explicit step of a local linear operator of radius ``r``.
+
+``out[s, p] = f[s, p] + sum_k W[s, k] * shift_k(f[s, p])`` over the
+``(2r+1) x (2r+1)`` neighbourhood, with zeros outside the grid, and its
+adjoint. Column ``k`` of ``W`` holds offset ``(a, b) = (k // (2r+1) - r,
+k % (2r+1) - r)``. These are the hot loops of training; :mod:`collop.solvers`
+wraps them in autograd Functions and uses pure torch for tensors the kernels
+do not handle (GPU tensors, other float types). The weights ``W`` are shared
+by all ``p`` (the populations), which is what lets the adjoint reduce over
+``p`` without a scatter.
+
+The state kernels work on arrays zero-padded by ``r`` cells on each side,
+``(S, P, N + 2r, M + 2r)``: a step reads its neighbours without bounds checks
+and writes a new padded array whose border is zero, so an unrolled rollout
+never copies between steps. :func:`_compiled` builds the kernels of each
+radius with ``r`` as a compile-time constant, so ``r = 1`` runs the same
+machine code as a hand-written 3 x 3 kernel (``benchmarks/bench_epoch.py``
+compares against the release before stencils of any radius).
+
+Floating point: the kernels are compiled with :data:`FASTMATH`, the LLVM
+fast-math flags *without* ``nnan`` and ``ninf``. With those two the compiler
+may assume that no value is NaN or infinite and drop the propagation the
+trainer relies on (a NaN weight must reach the loss).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["FASTMATH", "set_kernel_threads", "stencil_forward", "stencil_backward", "abs_diff_sum",
+           "abs_diff_grad", "stability_rates", "pad", "step_padded", "step_padded_adjoint",
+           "abs_diff_sum_padded", "abs_diff_grad_padded"]
+
+#: LLVM fast-math flags of the kernels: reassociation (vectorised sums), contraction
+#: (fused multiply-add), no signed zeros, reciprocal and approximate functions; not
+#: ``nnan``/``ninf``, so NaN and infinity propagate as in IEEE arithmetic.
+FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp", "afn"})
+_FM = set(FASTMATH)
+
+
+def set_kernel_threads(n: int) -> None:
+    """Use ``n`` numba threads (clipped to ``[1, NUMBA_NUM_THREADS]``) in the kernels."""
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
+# --- compiled kernels ---------------------------------------------------------------------
+
+@njit(parallel=True, cache=True, fastmath=_FM)
+def _abs_diff_sum(a, b):  # pragma: no cover - compiled
+    # a, b: (S, R) flattened; per-row sums keep the reduction deterministic
+    S, R = a.shape
+    rows = np.zeros(S, dtype=np.float64)
+    for s in prange(S):
+        acc = 0.0
+        for q in range(R):
+            acc += abs(a[s, q] - b[s, q])
+        rows[s] = acc
+    return rows.sum()
+
+
+@njit(parallel=True, cache=True, fastmath=_FM)
+def _abs_diff_grad(a, b, g, out):  # pragma: no cover - compiled
+    # out += g * sign(a - b)
+    S, R = a.shape
+    for s in prange(S):
+        for q in range(R):
+            d = a[s, q] - b[s, q]
+            if d > 0:
+                out[s, q] += g
+            elif d < 0:
+                out[s, q] -= g
+
+
+@lru_cache(maxsize=None)
+def _compiled(r: int) -> SimpleNamespace:
+    """The kernels of radius ``r``, compiled with ``r`` as a constant (cached on disk per ``r``).
+
+    A closure's free variables are compile-time constants to numba, so every
+    index offset below is constant and the loops vectorise as in a hand-written
+    kernel of that radius (a run-time ``r`` made them ~3x slower: negative-index
+    wrap-around checks on every shifted read). numba's on-disk cache keys
+    closures by their free variables, so each radius compiles once.
+    """
+    D = 2 * r + 1
+
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _forward(fp, W, outp, active):  # pragma: no cover - compiled
+        # fp, outp: (S, P, N+2r, M+2r) zero padded (outp's border is written as zeros);
+        # W: (S, (2r+1)^2, N, M); active: (S,) uint8, groups with 0 are copied unchanged
+        S, P, N2, M2 = outp.shape
+        N, M = N2 - 2 * r, M2 - 2 * r
+        for s in prange(S):
+            for p in range(P):
+                for i in range(r):
+                    for j in range(M2):
+                        outp[s, p, i, j] = 0.0
+                        outp[s, p, N + r + i, j] = 0.0
+                for i in range(N):
+                    for j in range(r):
+                        outp[s, p, i + r, j] = 0.0
+                        outp[s, p, i + r, M + r + j] = 0.0
+                    for j in range(M):
+                        outp[s, p, i + r, j + r] = fp[s, p, i + r, j + r]
+                    if not active[s]:
+                        continue
+                    for di in range(D):
+                        for dj in range(D):
+                            k = di * D + dj
+                            for j in range(M):
+                                outp[s, p, i + r, j + r] += W[s, k, i, j] * fp[s, p, i + di, j + dj]
+
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _backward(fp, Wp, gp, gfp, gW, active):  # pragma: no cover - compiled
+        # fp, gp: (S, P, N+2r, M+2r) zero-padded state and upstream gradient; Wp: (S, K, N+2r, M+2r)
+        # zero-padded weights, so the adjoint's shifted reads need no bounds; gfp: padded output
+        # (border written as zeros); gW (S, K, N, M) is accumulated into; inactive groups pass the
+        # gradient through. The adjoint of out(x) += W_k(x) f(x + o_k) is gf(y) += W_k(y - o_k) g(y - o_k).
+        S, P, N2, M2 = gfp.shape
+        N, M = N2 - 2 * r, M2 - 2 * r
+        for s in prange(S):
+            for p in range(P):
+                for i in range(r):
+                    for j in range(M2):
+                        gfp[s, p, i, j] = 0.0
+                        gfp[s, p, N + r + i, j] = 0.0
+            for i in range(N):
+                for p in range(P):
+                    for j in range(r):
+                        gfp[s, p, i + r, j] = 0.0
+                        gfp[s, p, i + r, M + r + j] = 0.0
+                    for j in range(M):
+                        gfp[s, p, i + r, j + r] = gp[s, p, i + r, j + r]
+                    if not active[s]:
+                        continue
+                    for di in range(D):
+                        a = i + 2 * r - di
+                        for dj in range(D):
+                            k = di * D + dj
+                            o = 2 * r - dj
+                            for j in range(M):
+                                gfp[s, p, i + r, j + r] += Wp[s, k, a, j + o] * gp[s, p, a, j + o]
+                    for di in range(D):
+                        for dj in range(D):
+                            k = di * D + dj
+                            for j in range(M):
+                                gW[s, k, i, j] += gp[s, p, i + r, j + r] * fp[s, p, i + di, j + dj]
+
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _abs_diff_sum_p(ap, b):  # pragma: no cover - compiled
+        # sum |interior(ap) - b| with ap (S, P, N+2r, M+2r) padded and b (S, P, N, M)
+        S, P, N, M = b.shape
+        rows = np.zeros(S, dtype=np.float64)
+        for s in prange(S):
+            acc = 0.0
+            for p in range(P):
+                for i in range(N):
+                    for j in range(M):
+                        acc += abs(ap[s, p, i + r, j + r] - b[s, p, i, j])
+            rows[s] = acc
+        return rows.sum()
+
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _abs_diff_grad_p(ap, b, g, outp):  # pragma: no cover - compiled
+        # interior(outp) += g * sign(interior(ap) - b)
+        S, P, N, M = b.shape
+        for s in prange(S):
+            for p in range(P):
+                for i in range(N):
+                    for j in range(M):
+                        d = ap[s, p, i + r, j + r] - b[s, p, i, j]
+                        if d > 0:
+                            outp[s, p, i + r, j + r] += g
+                        elif d < 0:
+                            outp[s, p, i + r, j + r] -= g
+
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _abs_diff_grad_p_set(ap, b, g, outp):  # pragma: no cover - compiled
+        # outp = padded g * sign(interior(ap) - b), zero border
+        S, P, N, M = b.shape
+        M2 = M + 2 * r
+        for s in prange(S):
+            for p in range(P):
+                for i in range(r):
+                    for j in range(M2):
+                        outp[s, p, i, j] = 0.0
+                        outp[s, p, N + r + i, j] = 0.0
+                for i in range(N):
+                    for j in range(r):
+                        outp[s, p, i + r, j] = 0.0
+                        outp[s, p, i + r, M + r + j] = 0.0
+                    for j in range(M):
+                        d = ap[s, p, i + r, j + r] - b[s, p, i, j]
+                        outp[s, p, i + r, j + r] = g if d > 0 else (-g if d < 0 else 0.0)
+
+    @njit(parallel=True, cache=True)
+    def _stability_rates(W, out):  # pragma: no cover - compiled
+        # out[t, 0] = max over cells of sum_k |W_k|; out[t, 1] = max over cells and axes of the
+        # centred-drift rate m1^2 / max(m2, 0.1 |m1|) (see collop.solvers.stable_substeps); NaN
+        # when any weight of the frame is not finite. r = 1: the moments of the axis neighbours
+        # (-1, 0)/(+1, 0) = columns 1/7 and (0, -1)/(0, +1) = columns 3/5; r > 1: the moments of
+        # all columns, sum_k a_k W_k and sum_k a_k^2 W_k (likewise with b_k).
+        T, K, N, M = W.shape
+        for t in prange(T):
+            g = 0.0
+            d = 0.0
+            bad = False
+            for i in range(N):
+                for j in range(M):
+                    acc = 0.0
+                    for k in range(K):
+                        acc += abs(W[t, k, i, j])
+                    if not np.isfinite(acc):     # a NaN or inf weight makes the sum non-finite
+                        bad = True
+                    g = max(g, acc)
+                    if r == 1:
+                        for km, kp in ((1, 7), (3, 5)):
+                            diff = W[t, km, i, j] - W[t, kp, i, j]
+                            den = max(W[t, km, i, j] + W[t, kp, i, j], 0.1 * abs(diff))
+                            if den > 0:
+                                d = max(d, diff * diff / den)
+                    else:
+                        m1x = 0.0
+                        m2x = 0.0
+                        m1y = 0.0
+                        m2y = 0.0
+                        for k in range(K):
+                            a = k // D - r
+                            b = k % D - r
+                            w = W[t, k, i, j]
+                            m1x += a * w
+                            m2x += a * a * w
+                            m1y += b * w
+                            m2y += b * b * w
+                        for m1, m2 in ((m1x, m2x), (m1y, m2y)):
+                            den = max(m2, 0.1 * abs(m1))
+                            if den > 0:
+                                d = max(d, m1 * m1 / den)
+            out[t, 0] = np.nan if bad else g
+            out[t, 1] = np.nan if bad else d
+
+    @njit(parallel=True, cache=True)
+    def _pad_into(a, out):  # pragma: no cover - compiled
+        # a (L, N, M) -> out (L, N+2r, M+2r) with a zero border, in one pass
+        L, N, M = a.shape
+        M2 = M + 2 * r
+        for q in prange(L):
+            for i in range(r):
+                for j in range(M2):
+                    out[q, i, j] = 0
+                    out[q, N + r + i, j] = 0
+            for i in range(N):
+                for j in range(r):
+                    out[q, i + r, j] = 0
+                    out[q, i + r, M + r + j] = 0
+                for j in range(M):
+                    out[q, i + r, j + r] = a[q, i, j]
+
+    return SimpleNamespace(forward=_forward, backward=_backward, abs_diff_sum_p=_abs_diff_sum_p,
+                           abs_diff_grad_p=_abs_diff_grad_p, abs_diff_grad_p_set=_abs_diff_grad_p_set,
+                           stability_rates=_stability_rates, pad_into=_pad_into)
+
+
+# --- Python wrappers -------------------------------------------------------------------------
+
+def _radius(K: int) -> int:
+    r = (int(round(K ** 0.5)) - 1) // 2
+    if (2 * r + 1) ** 2 != K:
+        raise ValueError(f"a stencil has (2r+1)**2 columns, got {K}")
+    return r
+
+
+def _check(f_shape, W_shape, r: int, padded: bool) -> None:
+    n, m = f_shape[-2:]
+    if padded:
+        n, m = n - 2 * r, m - 2 * r
+    if W_shape[0] != f_shape[0] or tuple(W_shape[-2:]) != (n, m):
+        raise ValueError(f"stencil of shape {tuple(W_shape)} does not fit states of shape {tuple(f_shape)}"
+                         + (f" padded by {r}" if padded else ""))
+
+
+def _active(active, S: int) -> np.ndarray:
+    return np.ones(S, dtype=np.uint8) if active is None else np.ascontiguousarray(active, dtype=np.uint8)
+
+
+def stability_rates(W: np.ndarray) -> np.ndarray:
+    """Per frame ``(max sum_k |W_k|, max centred-drift rate)`` of stencils ``W (T, K, N, M)``: ``(T, 2)``.
+
+    NaN rows mark frames with non-finite weights. The rates are defined in
+    :func:`collop.solvers.stable_substeps`.
+    """
+    out = np.empty((W.shape[0], 2), dtype=np.float64)
+    _compiled(_radius(W.shape[1])).stability_rates(np.ascontiguousarray(W), out)
+    return out
+
+
+def abs_diff_sum(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum |a - b|`` accumulated in float64."""
+    return _abs_diff_sum(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1))
+
+
+def abs_diff_grad(a: np.ndarray, b: np.ndarray, g: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``out + g * sign(a - b)`` (``out`` defaults to zeros and is updated in place)."""
+    out = np.zeros_like(a) if out is None else out
+    _abs_diff_grad(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1), a.dtype.type(g),
+                   out.reshape(out.shape[0], -1))
+    return out
+
+
+def pad(a: np.ndarray, r: int = 1) -> np.ndarray:
+    """``a (..., N, M)`` with a border of ``r`` zeros: ``(..., N+2r, M+2r)``."""
+    out = np.empty(a.shape[:-2] + (a.shape[-2] + 2 * r, a.shape[-1] + 2 * r), dtype=a.dtype)
+    if a.size:
+        _compiled(r).pad_into(np.ascontiguousarray(a).reshape((-1,) + a.shape[-2:]),
+                              out.reshape((-1,) + out.shape[-2:]))
+    else:
+        out[...] = 0
+    return out
+
+
+def step_padded(fp: np.ndarray, W: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+    """:func:`stencil_forward` on and to zero-padded arrays ``(S, P, N+2r, M+2r)`` (no copies)."""
+    r = _radius(W.shape[1])
+    _check(fp.shape, W.shape, r, padded=True)
+    outp = np.empty_like(fp)
+    _compiled(r).forward(fp, W, outp, _active(active, fp.shape[0]))
+    return outp
+
+
+def step_padded_adjoint(fp: np.ndarray, Wp: np.ndarray, gp: np.ndarray, gW: np.ndarray,
+                        active: np.ndarray | None = None) -> np.ndarray:
+    """:func:`stencil_backward` on and to zero-padded arrays; ``gW`` is accumulated in place.
+
+    ``Wp`` is the stencil zero-padded like the states (``pad(W, r)``), ``gW``
+    is not padded.
+    """
+    r = _radius(Wp.shape[1])
+    _check(fp.shape, gW.shape, r, padded=True)
+    if Wp.shape[-2:] != fp.shape[-2:] or gp.shape != fp.shape:
+        raise ValueError("padded stencil, state and gradient shapes differ")
+    gfp = np.empty_like(gp)
+    _compiled(r).backward(fp, Wp, gp, gfp, gW, _active(active, fp.shape[0]))
+    return gfp
+
+
+def abs_diff_sum_padded(ap: np.ndarray, b: np.ndarray, r: int = 1) -> float:
+    """``sum |interior(ap) - b|`` (float64) for ``ap`` padded by ``r`` and plain ``b``."""
+    return _compiled(r).abs_diff_sum_p(ap, np.ascontiguousarray(b))
+
+
+def abs_diff_grad_padded(ap: np.ndarray, b: np.ndarray, g: float, outp: np.ndarray | None = None,
+                         r: int = 1) -> np.ndarray:
+    """``interior(outp) += g * sign(interior(ap) - b)`` in place; returns ``outp``.
+
+    With ``outp=None`` a new padded array is returned (zero border, interior
+    ``g * sign(...)``), written in one pass.
+    """
+    if outp is None:
+        outp = np.empty_like(ap)
+        _compiled(r).abs_diff_grad_p_set(ap, np.ascontiguousarray(b), ap.dtype.type(g), outp)
+    else:
+        _compiled(r).abs_diff_grad_p(ap, np.ascontiguousarray(b), ap.dtype.type(g), outp)
+    return outp
+
+
+def stencil_forward(f: np.ndarray, W: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+    """``f + sum_k W_k shift_k(f)`` for ``f (S, P, N, M)`` and ``W (S, (2r+1)**2, N, M)``.
+
+    ``active`` (S,) bool, optional: groups where it is False are returned unchanged.
+    """
+    r = _radius(W.shape[1])
+    _check(f.shape, W.shape, r, padded=False)
+    out = step_padded(pad(f, r), W, active)
+    return np.ascontiguousarray(out[..., r:out.shape[-2] - r, r:out.shape[-1] - r])
+
+
+def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray, gW: np.ndarray | None = None,
+                     active: np.ndarray | None = None):
+    """Gradients of ``sum(g * stencil_forward(f, W, active))`` with respect to ``f`` and ``W``.
+
+    The gradient of ``W`` is added to ``gW`` when given (in place), else to zeros.
+    """
+    r = _radius(W.shape[1])
+    _check(f.shape, W.shape, r, padded=False)
+    gW = np.zeros_like(W) if gW is None else gW
+    gfp = step_padded_adjoint(pad(f, r), pad(W, r), pad(g, r), gW, active)
+    return np.ascontiguousarray(gfp[..., r:gfp.shape[-2] - r, r:gfp.shape[-1] - r]), gW
