@@ -43,7 +43,7 @@ _QUIET_WARNINGS = (r"Sparse CSR tensor support is in beta", r"Sparse invariant c
 def build_parser():
     """The ``collop`` argument parser."""
     from .. import __version__
-    from . import convert, evaluate, generate, phasespace, tracks, train
+    from . import convert, evaluate, generate, phasespace, sweep, tracks, train
     from ._common import Parser, common_options
 
     common = common_options(False)
@@ -57,6 +57,7 @@ def build_parser():
     generate.add_parser(sub, common)
     phasespace.add_parser(sub, common)
     convert.add_parser(sub, common)
+    sweep.add_parser(sub, common)
     return parser
 
 
@@ -86,11 +87,11 @@ def main(argv=None) -> int:
         Exit status: 0 success, 1 internal error, 2 user error, 3 training
         diverged, 130 interrupted.
     """
-    from ..pipeline.context import StopFlag
-    from ..pipeline.signals import handle_signals
+    try:                        # Ctrl-C while the libraries load is an interrupt, not a traceback
+        from ..pipeline.context import StopFlag
+        from ..pipeline.signals import handle_signals
 
-    stop = StopFlag()           # Ctrl-C / SIGTERM: a clean stop during training, else interrupt
-    try:
+        stop = StopFlag()       # Ctrl-C / SIGTERM: a clean stop during training, else an interrupt
         with handle_signals(stop):
             return _main(argv, stop)
     except KeyboardInterrupt:

@@ -204,6 +204,9 @@ def cmd_run(args) -> int:
         d = d["spec"]
     try:
         spec = spec_from_dict(d)
+        if spec.kind == "train":
+            from ..pipeline import resolve
+            resolve(spec)                      # the family's options, named in the file's terms
     except SpecError as exc:
         raise SpecError(f"{src}: {exc}", field=exc.field) from None
     if args.out:

@@ -147,6 +147,11 @@ def _read_args(path: Path) -> dict:
     vr = [float(x) for x in vr]
     if not (np.all(np.isfinite(vr)) and vr[1] > vr[0] and vr[3] > vr[2]):
         raise reader_error(f"malformed args.yaml: 'v_range' {vr} is not two increasing ranges", path)
+    if not np.isclose(vr[1] - vr[0], vr[3] - vr[2], rtol=1e-4, atol=0):
+        # the operators' stencils need square cells: such a file could not be trained on
+        raise reader_error(f"'v_range' {vr} gives non-square bins (vx width {vr[1] - vr[0]:g}, vy width "
+                           f"{vr[3] - vr[2]:g} over the same number of bins); collop's solvers need "
+                           "equal bin widths along vx and vy", path)
     out["v_range"] = vr
     units = args["v_range_units"]
     if not isinstance(units, str) or not units.strip("[] "):

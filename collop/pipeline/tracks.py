@@ -75,6 +75,8 @@ def run_tracks(spec: TracksSpec, *, callback=None, stop=None, resume: bool = Fal
             _check_units(data, spec.data, parts, spec.particles)
             grid_of(data, spec.data)
         out = OutFolder(spec.out)
+        from .train import _refuse_if_owned
+        _refuse_if_owned(out.path)
         if out.existed and (out.path / "run.json").exists():
             raise SpecError(f"out {spec.out}: already holds a run (run.json); choose another folder",
                             field="out")

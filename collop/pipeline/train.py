@@ -86,6 +86,17 @@ def _absolute(spec: TrainSpec) -> TrainSpec:
     return dataclasses.replace(spec, data=os.path.abspath(spec.data), out=os.path.abspath(spec.out))
 
 
+def _refuse_if_owned(path) -> None:
+    """A run folder that a live process owns is refused, naming the owner."""
+    from ..runs import RunBusyError, run_owner
+
+    owner = run_owner(path)
+    if owner is not None:
+        raise RunBusyError(f"{path}: the run folder is in use by process {owner.get('pid')} on "
+                           f"{owner.get('host')} (since {owner.get('started')}); wait for it to end "
+                           "or stop it first")
+
+
 def _snapshot_attrs(ev, status="running"):
     return {"stage": int(ev["stage"]), "status": status}
 
@@ -111,6 +122,7 @@ def _run(spec: TrainSpec, res: Resolved, callback, stop, resume: bool) -> RunRes
     resolved = res.to_dict()
     resolved.update(train=train_names, test=test_names)
     out = OutFolder(spec.out)
+    _refuse_if_owned(out.path)
     ctx = RunContext(out, kind=fam.cli_name or fam.family, method=res.method,
                      params=res.flat_params() | {"test": test_names}, dataset=spec.data, spec=resolved,
                      callback=callback)
