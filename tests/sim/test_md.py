@@ -136,6 +136,35 @@ def test_energy_offset_adds_the_term_only_when_openmm_lacks_it(monkeypatch):
 
 # --- thermodynamics and dynamics ------------------------------------------------------------
 
+def test_nve_is_velocity_verlet():
+    """OCP's leap-frog NVE with synchronised velocities reproduces a velocity-Verlet
+    CustomIntegrator started from the same state (both on the CPU platform, float forces)."""
+    import openmm as mm
+    from openmm import unit
+
+    from collop.sim.md.engine import velocity_verlet
+
+    ocp = OCP(64, 0.232, dt=0.01, cutoff=2.0, ewald_tolerance=1e-5, seed=2, threads=1)
+    ocp.thermostat(50)
+    v0 = sample("double_well", 64, np.random.default_rng(0))
+    x0 = ocp.positions()
+    ref = mm.Context(ocp.system, velocity_verlet(0.01), mm.Platform.getPlatformByName("CPU"),
+                     {"Threads": "1"})
+    ref.setPositions(x0)
+    ref.setVelocities(v0 * ocp.v_th)
+    ocp.begin_nve(v0)
+    np.testing.assert_allclose(ocp.snapshot()[0], v0, atol=1e-12)
+    ocp.nve(100)
+    ref.getIntegrator().step(100)
+    st = ref.getState(getPositions=True, getVelocities=True)
+    v_ref = st.getVelocities(asNumpy=True).value_in_unit(unit.nanometer / unit.picosecond) / ocp.v_th
+    # the same map: after 100 steps (velocities changed by up to 0.9 v_th) they differ by
+    # round-off (measured 7e-8; the CPU platform's forces are single precision)
+    np.testing.assert_allclose(ocp.snapshot()[0], v_ref, atol=1e-6)
+    np.testing.assert_allclose(ocp.positions(), st.getPositions(asNumpy=True).value_in_unit(
+        unit.nanometer), atol=1e-6)
+
+
 def test_excess_energy_matches_ocp_equation_of_state():
     """<U>/(N k_B T) at Gamma = 2 (N = 250, Langevin) within 3% of Potekhin & Chabrier (2000)."""
     gamma = 2.0

@@ -167,7 +167,7 @@ def simulate(config, *, seed: int = 0, progress: bool | Callable = False,
             if r == 0 and measure_pme_error:
                 pme_err = _pme_force_error(ocp, cfg, threads)
             chain = ocp.save()
-            ocp.set_velocities(sample(run.distribution, N, vel_rngs[r], **run.params))
+            ocp.begin_nve(sample(run.distribution, N, vel_rngs[r], **run.params))
             for f in range(T):
                 if f:
                     ocp.nve(cfg.steps_per_dump)
@@ -218,7 +218,7 @@ def _dataset(cfg: MDConfig, seed, v, kin, pot, seconds, threads, pme, pme_err) -
         "t_decorrelation": float(cfg.t_decorrelation),
         "dt_thermostat": float(cfg.dt_thermostat),
         "thermostat": f"Langevin (OpenMM LangevinMiddleIntegrator), friction {cfg.friction} omega_p",
-        "integrator": "velocity Verlet (OpenMM CustomIntegrator), NVE",
+        "integrator": "velocity Verlet, NVE (OpenMM VerletIntegrator, leap-frog, velocities synchronised at the dumps)",
         "electrostatics": "Coulomb by PME with a uniform neutralising background",
         "ewald_error_tolerance": float(cfg.ewald_tolerance),
         "pme_cutoff": float(cfg.cutoff),
