@@ -53,7 +53,7 @@ def speed_shells(vx, vy, width: float | None = None):
 
 
 def radial_distribution(f: xr.DataArray, width: float | None = None) -> xr.DataArray:
-    """Radial distribution ``F(v) = v * integral f(v, theta) dtheta`` of a 2D density.
+    r"""Radial distribution ``F(v) = v * integral f(v, theta) dtheta`` of a 2D density.
 
     Parameters
     ----------

@@ -38,7 +38,6 @@ __all__ = ["read_openpmd", "openpmd_series_path", "is_openpmd_file"]
 C_LIGHT = 299_792_458.0  # m/s
 _MOMENTUM = (1.0, 1.0, -1.0, 0.0, 0.0, 0.0, 0.0)  # L M T I theta N J
 _VELOCITY = (1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0)
-_MASS = (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 _NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<n>\d+)(?P<suffix>\.(h5|hdf5|bp|bp4|bp5|json))$")
 
 

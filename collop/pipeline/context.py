@@ -98,10 +98,7 @@ def use_threads(n: int):
     import numba
     import torch
 
-    try:
-        from ..solvers import set_kernel_threads
-    except ImportError:  # until collop.solvers exports it
-        from .._stencil_kernels import set_kernel_threads
+    from ..solvers import set_kernel_threads
 
     check_threads(n)
     before, nb = torch.get_num_threads(), numba.get_num_threads()

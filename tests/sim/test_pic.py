@@ -24,16 +24,12 @@ from collop.sim.pic import kernels as K
 def _one_thread():
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    nb = None
-    if K.HAVE_NUMBA:
-        import numba
-        nb = numba.get_num_threads()
-        numba.set_num_threads(1)
+    import numba
+    nb = numba.get_num_threads()
+    numba.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-    if nb is not None:
-        import numba
-        numba.set_num_threads(nb)
+    numba.set_num_threads(nb)
 
 
 @pytest.fixture(scope="module")
@@ -129,15 +125,15 @@ def test_deposit_sums_and_backends_agree(order):
     # charge: the density integrates to the particles' total (mean density 1), to round-off
     assert abs(dens.sum() - nx * ny) < 1e-10
     assert dens.min() >= 0
-    if K.HAVE_NUMBA:
-        dn = K.deposit_numba(x, y, dx, (nx, ny), order, w)
-        np.testing.assert_allclose(dn, dens, rtol=0, atol=1e-12)  # same arithmetic, other sum order
-        Ex, Ey = rng.standard_normal((2, nx, ny))
-        en = K.gather_numba(x, y, dx, order, Ex, Ey)
-        et = K.gather_torch(*(torch.from_numpy(a) for a in (x, y)), dx, order,
-                            torch.from_numpy(Ex), torch.from_numpy(Ey))
-        for a, b in zip(en, et):
-            np.testing.assert_allclose(a, b.numpy(), rtol=0, atol=1e-12)
+    # the numba kernels against the torch reference
+    dn = K.deposit_numba(x, y, dx, (nx, ny), order, w)
+    np.testing.assert_allclose(dn, dens, rtol=0, atol=1e-12)  # same arithmetic, other sum order
+    Ex, Ey = rng.standard_normal((2, nx, ny))
+    en = K.gather_numba(x, y, dx, order, Ex, Ey)
+    et = K.gather_torch(*(torch.from_numpy(a) for a in (x, y)), dx, order,
+                        torch.from_numpy(Ex), torch.from_numpy(Ey))
+    for a, b in zip(en, et):
+        np.testing.assert_allclose(a, b.numpy(), rtol=0, atol=1e-12)
 
 
 def test_uniform_lattice_gives_zero_field():
@@ -147,7 +143,6 @@ def test_uniform_lattice_gives_zero_field():
     assert sim.field_energy() < 1e-25
 
 
-@pytest.mark.skipif(not K.HAVE_NUMBA, reason="numba missing")
 @pytest.mark.parametrize("order", [1, 2])
 def test_numba_and_torch_runs_agree(order):
     # same initial state, 30 steps: the two implementations differ only in summation

@@ -252,11 +252,10 @@ class PIC:
             raise PICError("device 'cuda' asked for but torch sees no CUDA device")
         if backend not in ("auto", "numba", "torch"):
             raise PICError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
-        if backend == "numba" and (device != "cpu" or not K.HAVE_NUMBA):
-            raise PICError("the numba backend needs numba and device 'cpu'")
+        if backend == "numba" and device != "cpu":
+            raise PICError("the numba backend needs device 'cpu'")
         self.device = torch.device(device)
-        self.backend = ("numba" if (device == "cpu" and K.HAVE_NUMBA) else "torch") \
-            if backend == "auto" else backend
+        self.backend = ("numba" if device == "cpu" else "torch") if backend == "auto" else backend
         self.n = 0
         N = cfg.n_particles
         self.w_cell = (cfg.nx * cfg.ny) / N  # particle weight / cell area: mean density 1

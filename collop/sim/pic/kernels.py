@@ -29,14 +29,9 @@ import math
 
 import numpy as np
 
-try:
-    import numba
-    from numba import njit, prange
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    HAVE_NUMBA = False
+from numba import njit, prange
 
-__all__ = ["HAVE_NUMBA", "N_CHUNKS", "row_sort_perm", "deposit_numba", "gather_numba", "step_numba",
+__all__ = ["N_CHUNKS", "row_sort_perm", "deposit_numba", "gather_numba", "step_numba",
            "deposit_torch", "gather_torch", "step_torch"]
 
 N_CHUNKS = 4
@@ -46,181 +41,177 @@ _NBLK = 64  # grid blocks of the parallel reduction
 
 # --- numba ---------------------------------------------------------------------------------
 
-if HAVE_NUMBA:
 
-    @njit(inline="always", fastmath=False)
-    def _w1(g):  # pragma: no cover - compiled
-        i = math.floor(g)
-        d = g - i
-        return int(i), 1.0 - d, d, 0.0
+@njit(inline="always", fastmath=False)
+def _w1(g):  # pragma: no cover - compiled
+    i = math.floor(g)
+    d = g - i
+    return int(i), 1.0 - d, d, 0.0
 
-    @njit(inline="always", fastmath=False)
-    def _w2(g):  # pragma: no cover - compiled
-        i = math.floor(g + 0.5)
-        d = g - i
-        return int(i) - 1, 0.5 * (0.5 - d) ** 2, 0.75 - d * d, 0.5 * (0.5 + d) ** 2
+@njit(inline="always", fastmath=False)
+def _w2(g):  # pragma: no cover - compiled
+    i = math.floor(g + 0.5)
+    d = g - i
+    return int(i) - 1, 0.5 * (0.5 - d) ** 2, 0.75 - d * d, 0.5 * (0.5 + d) ** 2
 
-    @njit(inline="always")
-    def _weights(g, order):  # pragma: no cover - compiled
-        if order == 1:
-            return _w1(g)
-        return _w2(g)
+@njit(inline="always")
+def _weights(g, order):  # pragma: no cover - compiled
+    if order == 1:
+        return _w1(g)
+    return _w2(g)
 
-    @njit(inline="always")
-    def _cells(gx, gy, order, nx, ny):  # pragma: no cover - compiled
-        # periodic row offsets r0..r2, columns j0..j2 and shape weights of the cells a particle touches
-        i0, ax0, ax1, ax2 = _weights(gx, order)
-        j0, ay0, ay1, ay2 = _weights(gy, order)
-        if i0 < 0:
-            i0 += nx
-        if j0 < 0:
-            j0 += ny
-        i1 = i0 + 1 if i0 + 1 < nx else 0
-        j1 = j0 + 1 if j0 + 1 < ny else 0
-        i2 = i1 + 1 if i1 + 1 < nx else 0
-        j2 = j1 + 1 if j1 + 1 < ny else 0
-        return i0 * ny, i1 * ny, i2 * ny, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2
+@njit(inline="always")
+def _cells(gx, gy, order, nx, ny):  # pragma: no cover - compiled
+    # periodic row offsets r0..r2, columns j0..j2 and shape weights of the cells a particle touches
+    i0, ax0, ax1, ax2 = _weights(gx, order)
+    j0, ay0, ay1, ay2 = _weights(gy, order)
+    if i0 < 0:
+        i0 += nx
+    if j0 < 0:
+        j0 += ny
+    i1 = i0 + 1 if i0 + 1 < nx else 0
+    j1 = j0 + 1 if j0 + 1 < ny else 0
+    i2 = i1 + 1 if i1 + 1 < nx else 0
+    j2 = j1 + 1 if j1 + 1 < ny else 0
+    return i0 * ny, i1 * ny, i2 * ny, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2
 
-    @njit(inline="always")
-    def _dep(grid, gx, gy, w, order, nx, ny):  # pragma: no cover - compiled
-        # grid: flat (nx*ny,) row-major
-        r0, r1, r2, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2 = _cells(gx, gy, order, nx, ny)
-        grid[r0 + j0] += w * ax0 * ay0
-        grid[r0 + j1] += w * ax0 * ay1
-        grid[r1 + j0] += w * ax1 * ay0
-        grid[r1 + j1] += w * ax1 * ay1
-        if order == 2:
-            grid[r0 + j2] += w * ax0 * ay2
-            grid[r1 + j2] += w * ax1 * ay2
-            grid[r2 + j0] += w * ax2 * ay0
-            grid[r2 + j1] += w * ax2 * ay1
-            grid[r2 + j2] += w * ax2 * ay2
+@njit(inline="always")
+def _dep(grid, gx, gy, w, order, nx, ny):  # pragma: no cover - compiled
+    # grid: flat (nx*ny,) row-major
+    r0, r1, r2, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2 = _cells(gx, gy, order, nx, ny)
+    grid[r0 + j0] += w * ax0 * ay0
+    grid[r0 + j1] += w * ax0 * ay1
+    grid[r1 + j0] += w * ax1 * ay0
+    grid[r1 + j1] += w * ax1 * ay1
+    if order == 2:
+        grid[r0 + j2] += w * ax0 * ay2
+        grid[r1 + j2] += w * ax1 * ay2
+        grid[r2 + j0] += w * ax2 * ay0
+        grid[r2 + j1] += w * ax2 * ay1
+        grid[r2 + j2] += w * ax2 * ay2
 
-    @njit(inline="always")
-    def _gat(Ex, Ey, gx, gy, order, nx, ny):  # pragma: no cover - compiled
-        # Ex, Ey: flat (nx*ny,) row-major
-        r0, r1, r2, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2 = _cells(gx, gy, order, nx, ny)
-        ex = (ax0 * (ay0 * Ex[r0 + j0] + ay1 * Ex[r0 + j1])
-              + ax1 * (ay0 * Ex[r1 + j0] + ay1 * Ex[r1 + j1]))
-        ey = (ax0 * (ay0 * Ey[r0 + j0] + ay1 * Ey[r0 + j1])
-              + ax1 * (ay0 * Ey[r1 + j0] + ay1 * Ey[r1 + j1]))
-        if order == 2:
-            ex += ax0 * ay2 * Ex[r0 + j2] + ax1 * ay2 * Ex[r1 + j2] + ax2 * (
-                ay0 * Ex[r2 + j0] + ay1 * Ex[r2 + j1] + ay2 * Ex[r2 + j2])
-            ey += ax0 * ay2 * Ey[r0 + j2] + ax1 * ay2 * Ey[r1 + j2] + ax2 * (
-                ay0 * Ey[r2 + j0] + ay1 * Ey[r2 + j1] + ay2 * Ey[r2 + j2])
-        return ex, ey
+@njit(inline="always")
+def _gat(Ex, Ey, gx, gy, order, nx, ny):  # pragma: no cover - compiled
+    # Ex, Ey: flat (nx*ny,) row-major
+    r0, r1, r2, j0, j1, j2, ax0, ax1, ax2, ay0, ay1, ay2 = _cells(gx, gy, order, nx, ny)
+    ex = (ax0 * (ay0 * Ex[r0 + j0] + ay1 * Ex[r0 + j1])
+          + ax1 * (ay0 * Ex[r1 + j0] + ay1 * Ex[r1 + j1]))
+    ey = (ax0 * (ay0 * Ey[r0 + j0] + ay1 * Ey[r0 + j1])
+          + ax1 * (ay0 * Ey[r1 + j0] + ay1 * Ey[r1 + j1]))
+    if order == 2:
+        ex += ax0 * ay2 * Ex[r0 + j2] + ax1 * ay2 * Ex[r1 + j2] + ax2 * (
+            ay0 * Ex[r2 + j0] + ay1 * Ex[r2 + j1] + ay2 * Ex[r2 + j2])
+        ey += ax0 * ay2 * Ey[r0 + j2] + ax1 * ay2 * Ey[r1 + j2] + ax2 * (
+            ay0 * Ey[r2 + j0] + ay1 * Ey[r2 + j1] + ay2 * Ey[r2 + j2])
+    return ex, ey
 
-    @njit(parallel=True, cache=True)
-    def _reduce(priv, out, nblk):  # pragma: no cover - compiled
-        # priv: (C, M), out: (M,); out = sum over c in fixed order
-        C, M = priv.shape
-        for b in prange(nblk):
-            a = b * M // nblk
-            e = (b + 1) * M // nblk
+@njit(parallel=True, cache=True)
+def _reduce(priv, out, nblk):  # pragma: no cover - compiled
+    # priv: (C, M), out: (M,); out = sum over c in fixed order
+    C, M = priv.shape
+    for b in prange(nblk):
+        a = b * M // nblk
+        e = (b + 1) * M // nblk
+        for k in range(a, e):
+            out[k] = priv[0, k]
+        for c in range(1, C):
             for k in range(a, e):
-                out[k] = priv[0, k]
-            for c in range(1, C):
-                for k in range(a, e):
-                    out[k] += priv[c, k]
+                out[k] += priv[c, k]
 
-    @njit(parallel=True, cache=True)
-    def _deposit(x, y, inv_dx, w, order, priv, nx, ny):  # pragma: no cover - compiled
-        C = priv.shape[0]
-        n = x.size
-        for c in prange(C):
-            g = priv[c]
-            g[:] = 0.0
-            a = c * n // C
-            b = (c + 1) * n // C
-            for p in range(a, b):
-                _dep(g, x[p] * inv_dx, y[p] * inv_dx, w, order, nx, ny)
+@njit(parallel=True, cache=True)
+def _deposit(x, y, inv_dx, w, order, priv, nx, ny):  # pragma: no cover - compiled
+    C = priv.shape[0]
+    n = x.size
+    for c in prange(C):
+        g = priv[c]
+        g[:] = 0.0
+        a = c * n // C
+        b = (c + 1) * n // C
+        for p in range(a, b):
+            _dep(g, x[p] * inv_dx, y[p] * inv_dx, w, order, nx, ny)
 
-    @njit(parallel=True, cache=True)
-    def _gather(x, y, inv_dx, order, Ex, Ey, nx, ny, ex, ey):  # pragma: no cover - compiled
-        for p in prange(x.size):
-            ex[p], ey[p] = _gat(Ex, Ey, x[p] * inv_dx, y[p] * inv_dx, order, nx, ny)
+@njit(parallel=True, cache=True)
+def _gather(x, y, inv_dx, order, Ex, Ey, nx, ny, ex, ey):  # pragma: no cover - compiled
+    for p in prange(x.size):
+        ex[p], ey[p] = _gat(Ex, Ey, x[p] * inv_dx, y[p] * inv_dx, order, nx, ny)
 
-    @njit(parallel=True, cache=True)
-    def _step(x, y, vx, vy, Ex, Ey, nx, ny, qm_dt, dt, Lx, Ly, inv_dx, w, order, priv, sums,
-              dump, vdump):  # pragma: no cover - compiled
-        # sums[c] = (sum_p (v_old^2 + v_new^2) / 2, sum_p vx_new, sum_p vy_new) over chunk c
-        C = priv.shape[0]
-        n = x.size
-        for c in prange(C):
-            g = priv[c]
-            g[:] = 0.0
-            a = c * n // C
-            b = (c + 1) * n // C
-            k2 = 0.0
-            px = 0.0
-            py = 0.0
-            for p in range(a, b):
-                ex, ey = _gat(Ex, Ey, x[p] * inv_dx, y[p] * inv_dx, order, nx, ny)
-                ux = vx[p]
-                uy = vy[p]
-                nvx = ux + qm_dt * ex
-                nvy = uy + qm_dt * ey
-                k2 += 0.5 * (ux * ux + uy * uy + nvx * nvx + nvy * nvy)
-                px += nvx
-                py += nvy
-                if dump:
-                    vdump[p, 0] = 0.5 * (ux + nvx)
-                    vdump[p, 1] = 0.5 * (uy + nvy)
-                vx[p] = nvx
-                vy[p] = nvy
-                xn = x[p] + nvx * dt
-                yn = y[p] + nvy * dt
-                # |v dt| < dx <= L (checked by PICConfig): one wrap suffices
-                if xn < 0.0:
-                    xn += Lx
-                    if xn >= Lx:  # -tiny + Lx rounds to Lx
-                        xn = 0.0
-                elif xn >= Lx:
-                    xn -= Lx
-                if yn < 0.0:
-                    yn += Ly
-                    if yn >= Ly:
-                        yn = 0.0
-                elif yn >= Ly:
-                    yn -= Ly
-                x[p] = xn
-                y[p] = yn
-                _dep(g, xn * inv_dx, yn * inv_dx, w, order, nx, ny)
-            sums[c, 0] = k2
-            sums[c, 1] = px
-            sums[c, 2] = py
+@njit(parallel=True, cache=True)
+def _step(x, y, vx, vy, Ex, Ey, nx, ny, qm_dt, dt, Lx, Ly, inv_dx, w, order, priv, sums,
+          dump, vdump):  # pragma: no cover - compiled
+    # sums[c] = (sum_p (v_old^2 + v_new^2) / 2, sum_p vx_new, sum_p vy_new) over chunk c
+    C = priv.shape[0]
+    n = x.size
+    for c in prange(C):
+        g = priv[c]
+        g[:] = 0.0
+        a = c * n // C
+        b = (c + 1) * n // C
+        k2 = 0.0
+        px = 0.0
+        py = 0.0
+        for p in range(a, b):
+            ex, ey = _gat(Ex, Ey, x[p] * inv_dx, y[p] * inv_dx, order, nx, ny)
+            ux = vx[p]
+            uy = vy[p]
+            nvx = ux + qm_dt * ex
+            nvy = uy + qm_dt * ey
+            k2 += 0.5 * (ux * ux + uy * uy + nvx * nvx + nvy * nvy)
+            px += nvx
+            py += nvy
+            if dump:
+                vdump[p, 0] = 0.5 * (ux + nvx)
+                vdump[p, 1] = 0.5 * (uy + nvy)
+            vx[p] = nvx
+            vy[p] = nvy
+            xn = x[p] + nvx * dt
+            yn = y[p] + nvy * dt
+            # |v dt| < dx <= L (checked by PICConfig): one wrap suffices
+            if xn < 0.0:
+                xn += Lx
+                if xn >= Lx:  # -tiny + Lx rounds to Lx
+                    xn = 0.0
+            elif xn >= Lx:
+                xn -= Lx
+            if yn < 0.0:
+                yn += Ly
+                if yn >= Ly:
+                    yn = 0.0
+            elif yn >= Ly:
+                yn -= Ly
+            x[p] = xn
+            y[p] = yn
+            _dep(g, xn * inv_dx, yn * inv_dx, w, order, nx, ny)
+        sums[c, 0] = k2
+        sums[c, 1] = px
+        sums[c, 2] = py
 
 
-if HAVE_NUMBA:
 
-    @njit(cache=True)
-    def _row_sort_perm(x, inv_dx, nx):  # pragma: no cover - compiled
-        # stable counting sort of the particles by grid row int(x / dx)
-        n = x.size
-        count = np.zeros(nx + 1, dtype=np.int64)
-        key = np.empty(n, dtype=np.int64)
-        for p in range(n):
-            k = int(x[p] * inv_dx)
-            if k >= nx:
-                k = nx - 1
-            key[p] = k
-            count[k + 1] += 1
-        for k in range(nx):
-            count[k + 1] += count[k]
-        perm = np.empty(n, dtype=np.int64)
-        for p in range(n):
-            k = key[p]
-            perm[count[k]] = p
-            count[k] += 1
-        return perm
+@njit(cache=True)
+def _row_sort_perm(x, inv_dx, nx):  # pragma: no cover - compiled
+    # stable counting sort of the particles by grid row int(x / dx)
+    n = x.size
+    count = np.zeros(nx + 1, dtype=np.int64)
+    key = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        k = int(x[p] * inv_dx)
+        if k >= nx:
+            k = nx - 1
+        key[p] = k
+        count[k + 1] += 1
+    for k in range(nx):
+        count[k + 1] += count[k]
+    perm = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        k = key[p]
+        perm[count[k]] = p
+        count[k] += 1
+    return perm
 
 
 def row_sort_perm(x, dx, nx):
     """Permutation that orders particles by grid row ``int(x / dx)`` (stable; for cache locality)."""
-    if HAVE_NUMBA:
-        return _row_sort_perm(x, 1.0 / dx, int(nx))
-    return np.argsort(np.minimum((x / dx).astype(np.int64), nx - 1), kind="stable")
+    return _row_sort_perm(x, 1.0 / dx, int(nx))
 
 
 def deposit_numba(x, y, dx, shape, order, w, priv=None):
