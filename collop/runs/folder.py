@@ -1,178 +1,24 @@
-"""Run folders: what a training run leaves on disk, so that other processes can follow it.
-
-A run folder holds
-
-``run.json``
-    ``id`` (the folder name), ``kind`` (``"fp"``), ``method``, ``params``,
-    ``dataset``, ``status`` (``running`` -> ``finished`` / ``stopped`` /
-    ``diverged`` / ``failed``), ``created`` / ``updated`` (ISO 8601, UTC),
-    ``pid``, ``host``, and once known ``error`` and ``metrics``. Rewritten
-    atomically on every change, so a reader never sees half of it.
-``events.jsonl``
-    One JSON object per line, appended and flushed as the run goes:
-    ``{"event": "stage"|"epoch"|"snapshot"|"done"|..., "time": ..., ...}``.
-``snapshots/NNNNNN.nc``
-    Operator files written during training (``NNNNNN``: epochs done).
-``operator.nc``, ``metrics.json``, ``checkpoint.pt``
-    Written by the job that owns the run (:mod:`collop.pipeline`).
-``.lock``
-    Held (``flock``) by the process that owns the run for as long as it runs,
-    and naming it (pid, host, process start time). A second process that
-    tries to claim the folder is refused with the owner's name;
-    :func:`signal_run` signals only the process that really holds the lock.
-
-Every training, from the command line, the app or a sweep, writes its run
-folder through :func:`collop.pipeline.run`; the app lists them with
-:func:`list_runs`.
-"""
+"""One run's folder: ``run.json`` (one writer), ``events.jsonl``, snapshots, the lock."""
 from __future__ import annotations
 
 import contextlib
 import errno
 import fcntl
 import json
-import math
 import os
-import signal as _signal
 import socket
-from datetime import datetime, timezone
 from pathlib import Path
 
-from .io import atomic_write_text, write_dataset
-from .schema import CollopError
+from ..io import atomic_write_text, write_dataset
+from ._json import _now, to_json
+from .ownership import RunBusyError, _proc_start
 
-__all__ = ["RunFolder", "RunBusyError", "list_runs", "signal_run", "run_owner", "STATUSES",
-           "SNAPSHOT_EVERY"]
+__all__ = ["RunFolder", "STATUSES", "SNAPSHOT_EVERY"]
 
 #: Values of ``run.json``'s ``status``.
 STATUSES = ("running", "finished", "stopped", "diverged", "failed")
 #: Fewest epochs between two snapshots written by :meth:`RunFolder.save_snapshot`.
 SNAPSHOT_EVERY = 25
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _clean(obj):
-    """``obj`` with non-finite floats as None and numpy scalars/arrays as Python values."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalar / array
-        return _clean(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    return repr(obj)
-
-
-def to_json(obj, indent: int | None = 2) -> str:
-    """Strict JSON of ``obj`` (NaN/Inf written as null, numpy values as Python values)."""
-    return json.dumps(_clean(obj), indent=indent, allow_nan=False)
-
-
-class RunBusyError(CollopError):
-    """The run folder is owned by another live process."""
-
-
-def _proc_start(pid: int) -> str | None:
-    """The start time of process ``pid`` in clock ticks since boot (Linux), or None."""
-    try:
-        with open(f"/proc/{int(pid)}/stat") as fh:
-            stat = fh.read()
-    except (OSError, ValueError):
-        return None
-    return stat.rpartition(")")[2].split()[19]   # field 22 overall: starttime
-
-
-def _lock_holders(lock_path: Path) -> set[int] | None:
-    """Pids holding an flock on ``lock_path`` according to ``/proc/locks`` (None: unknown)."""
-    try:
-        st = os.stat(lock_path)
-        with open("/proc/locks") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    pids = set()
-    for line in lines:
-        parts = line.split()
-        if "->" in parts:          # a waiter, not a holder
-            continue
-        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5].lower() == dev:
-            with contextlib.suppress(ValueError):
-                pids.add(int(parts[4]))
-    return pids
-
-
-def run_owner(path) -> dict | None:
-    """The live process that owns the run folder ``path``, or None when no process holds it.
-
-    Returns
-    -------
-    dict or None
-        ``{"pid", "host", "started", "start_ticks"}`` as the owner wrote them in
-        ``.lock``. A folder is owned while its ``.lock`` is held; this is true
-        of a process killed with SIGKILL only until the kernel reaps it.
-    """
-    lock = Path(path) / ".lock"
-    if not lock.is_file():
-        return None
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                return None
-            try:
-                return json.loads(lock.read_text() or "{}")
-            except (OSError, ValueError):
-                return {"pid": None}
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def signal_run(path, sig=_signal.SIGINT) -> str:
-    """Send ``sig`` to the process that owns the run folder ``path``; a one-line message.
-
-    The process is identified by the lock it holds, not by a pid read from a
-    file: the pid recorded in ``.lock`` must hold the lock (``/proc/locks``)
-    and have the recorded start time, so a stale or crafted pid is never
-    signalled.
-    """
-    path = Path(path)
-    owner = run_owner(path)
-    name = path.name
-    if owner is None:
-        return f"{name}: not running"
-    pid = owner.get("pid")
-    if owner.get("host") not in (None, socket.gethostname()):
-        return f"{name}: runs on host {owner.get('host')}; stop it there"
-    if not isinstance(pid, int) or pid <= 0:
-        return f"{name}: its owner cannot be identified; not signalled"
-    holders = _lock_holders(path / ".lock")
-    if holders is not None and pid not in holders:
-        return f"{name}: process {pid} does not hold the run's lock; not signalled"
-    if owner.get("start_ticks") is not None and _proc_start(pid) != owner.get("start_ticks"):
-        return f"{name}: process {pid} is not the one that started the run; not signalled"
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return f"{name}: its process has ended"
-    except PermissionError:
-        return f"{name}: not allowed to signal process {pid}"
-    return f"{name}: stopping after the current epoch"
 
 
 class RunFolder:
@@ -453,56 +299,3 @@ class RunFolder:
         if not self.snapshot_dir.is_dir():
             return []
         return sorted(self.snapshot_dir.glob("[0-9]*.nc"))
-
-
-def _pid_alive(pid) -> bool | None:
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, TypeError, ValueError):
-        return None
-    return True
-
-
-def list_runs(root) -> list[dict]:
-    """The runs in the folders directly under ``root``, oldest first.
-
-    Parameters
-    ----------
-    root : str or path-like
-        A folder of run folders (a missing folder has no runs).
-
-    Returns
-    -------
-    list of dict
-        ``run.json`` of each run plus ``path`` (the folder). A ``running`` run
-        started on this host also gets ``alive``: whether its process still
-        exists (False means it was killed without updating its status).
-        Unreadable ``run.json`` files are listed as ``{"id", "path",
-        "status": "unknown", "error"}``.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    runs = []
-    host = socket.gethostname()
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        run = RunFolder(d)
-        if not run.exists():
-            continue
-        try:
-            info = run.read()
-        except (OSError, ValueError) as exc:
-            info = {"id": d.name, "status": "unknown", "error": f"{run.run_file}: {exc}"}
-        info["path"] = str(d)
-        if info.get("status") == "running" and info.get("host") == host:
-            if (d / ".lock").exists():
-                info["alive"] = run_owner(d) is not None
-            elif "pid" in info:
-                alive = _pid_alive(info["pid"])
-                if alive is not None:
-                    info["alive"] = alive
-        runs.append(info)
-    runs.sort(key=lambda r: (str(r.get("created", "")), r.get("id", "")))
-    return runs
