@@ -1,5 +1,13 @@
-"""Collision operators as torch modules, one family per file."""
-from .fields import Field, MLPField, TensorField
-from .fokker_planck import FokkerPlanck, Full, Isotropic
+"""Collision operators as torch modules: one family per module, found through :mod:`.registry`.
 
-__all__ = ["Field", "TensorField", "MLPField", "FokkerPlanck", "Isotropic", "Full"]
+Every family implements :class:`~collop.operators.base.Operator`; the
+Fokker-Planck family composes a parametrisation (:mod:`.fields`) with a
+symmetry (:mod:`.symmetries`).
+"""
+from .base import Operator
+from .fields import Field, MLPField, TensorField
+from .fokker_planck import FokkerPlanck, FokkerPlanckOptions, FokkerPlanckPenalties
+from .symmetries import Full, Isotropic
+
+__all__ = ["Operator", "Field", "TensorField", "MLPField", "FokkerPlanck", "FokkerPlanckOptions",
+           "FokkerPlanckPenalties", "Isotropic", "Full"]

@@ -27,21 +27,21 @@ pass through softplus (isotropic) or a Cholesky factor (full).
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 
 from ..datasets import full_operator_dataset, isotropic_operator_dataset
 from ..grid import VelocityGrid
 from ..options import SpecError, options
 from ..schema import SchemaError
-from ..solvers import _probe_kappa, sparse_rows
+from ..solvers import sparse_rows
+from ._fp_stencil import _build_stencil_matrix
 from .base import Operator
 from .fields import MLPField, TensorField, input_diff_norm
+from .symmetries import SYMMETRIES, Full, Isotropic
 
 __all__ = ["FokkerPlanck", "FokkerPlanckOptions", "FokkerPlanckPenalties", "Isotropic", "Full",
            "SYMMETRIES"]
@@ -95,118 +95,6 @@ class FokkerPlanckPenalties:
     reg_velocity: float = Field(0.0, ge=0, allow_inf_nan=False,
                                 description="weight of the penalty on velocity (speed) derivatives, per grid bin")
     reg_velocity_order: Literal[1, 2] = Field(2, description="order of the penalised velocity derivative")
-
-
-class Isotropic:
-    """``A_par(v, t), D_par(v, t), D_perp(v, t)`` with ``v = |v|``."""
-
-    name = "isotropic"
-    n_inputs = 1
-    softplus_channels = (1, 2)  # raw MLP channels that pass through softplus
-    channels = ("A_par", "D_par", "D_perp")
-
-    @staticmethod
-    def inputs(vx: torch.Tensor, vy: torch.Tensor):
-        """Unique speeds of the points and the inverse index (speeds repeat on a grid)."""
-        s = torch.hypot(vx, vy)
-        s = torch.where(_unit(vx, vy)[2], torch.zeros_like(s), s)
-        key = torch.round(s * 1e9 / s.max().clamp_min(1e-300))
-        _, first, inverse = np.unique(key.numpy(), return_index=True, return_inverse=True)
-        return s[torch.as_tensor(first)][:, None], torch.as_tensor(inverse.reshape(-1))
-
-    @staticmethod
-    def constrain(raw: torch.Tensor) -> torch.Tensor:
-        return torch.cat([raw[..., :1], F.softplus(raw[..., 1:])], -1)
-
-    @staticmethod
-    def project_(values: torch.Tensor, speed_nodes: torch.Tensor | None = None) -> None:
-        values[..., 1:].clamp_(min=0)
-        if speed_nodes is not None and float(speed_nodes[0]) == 0.0:
-            # at v = 0 the operator is isotropic: A_par(0) = 0 and D_par(0) = D_perp(0);
-            # no cell lies strictly between the first two nodes, so without this
-            # tie D_par(0) would be a free, unused parameter.
-            values[:, 0, 0] = 0.0
-            values[:, 0, 1] = values[:, 0, 2]
-
-    @staticmethod
-    def cartesian(ch: torch.Tensor, vx: torch.Tensor, vy: torch.Tensor) -> torch.Tensor:
-        """``(T, P, 3)`` isotropic channels to ``(T, 5, P)`` ``(A_x, A_y, D_xx, D_yy, D_xy)``.
-
-        At ``v = 0`` the direction is undefined: ``A = 0`` and ``D = D_perp I``.
-        """
-        R = _isotropic_matrix(vx, vy).to(ch.dtype)
-        return torch.einsum("cqp,tpq->tcp", R, ch)
-
-
-def _unit(vx, vy):
-    """Unit vectors ``v / |v|`` and the mask of ``v = 0``.
-
-    Speeds below ``1e-9`` of the largest are zero: grid centres from
-    ``linspace`` put the middle cell at ~1e-16, not at 0, and a spurious
-    direction there would make ``A_par(0)`` and ``D_par(0)`` matter.
-    """
-    s = torch.hypot(vx, vy)
-    zero = s <= 1e-9 * s.max().clamp_min(1e-300)
-    safe = torch.where(zero, torch.ones_like(s), s)
-    return (torch.where(zero, torch.zeros_like(s), vx / safe),
-            torch.where(zero, torch.zeros_like(s), vy / safe), zero)
-
-
-def _isotropic_matrix(vx, vy):
-    """``R (5, 3, P)``: cartesian channels = ``sum_ch R[:, ch] * (A_par, D_par, D_perp)[ch]``."""
-    ux, uy, zero = _unit(vx, vy)
-    R = torch.zeros(5, 3, vx.numel(), dtype=vx.dtype)
-    R[0, 0], R[1, 0] = ux, uy
-    R[2, 1], R[2, 2] = ux * ux, torch.where(zero, torch.ones_like(ux), uy * uy)
-    R[3, 1], R[3, 2] = uy * uy, torch.where(zero, torch.ones_like(ux), ux * ux)
-    R[4, 1], R[4, 2] = ux * uy, -ux * uy
-    return R
-
-
-Isotropic.cartesian_matrix = staticmethod(_isotropic_matrix)
-
-
-class Full:
-    """``A_x, A_y, D_xx, D_yy, D_xy`` as functions of ``(vx, vy, t)``."""
-
-    name = "full"
-    n_inputs = 2
-    softplus_channels = (2, 3)  # the diagonal of the Cholesky factor
-    channels = ("A_x", "A_y", "D_xx", "D_yy", "D_xy")
-
-    @staticmethod
-    def inputs(vx, vy):
-        return torch.stack([vx, vy], -1), torch.arange(vx.numel())
-
-    @staticmethod
-    def constrain(raw):
-        l11, l22, l21 = F.softplus(raw[..., 2]), F.softplus(raw[..., 3]), raw[..., 4]
-        return torch.stack([raw[..., 0], raw[..., 1], l11 * l11, l21 * l21 + l22 * l22,
-                            l11 * l21], -1)
-
-    @staticmethod
-    def project_(values, speed_nodes=None):
-        a, c, b = values[..., 2], values[..., 3], values[..., 4]
-        m = 0.5 * (a + c)
-        r = torch.sqrt((0.5 * (a - c)) ** 2 + b ** 2)
-        lp, lm = (m + r).clamp(min=0), (m - r).clamp(min=0)
-        # eigenvector of the larger eigenvalue: angle theta with tan(2 theta) = 2b / (a - c)
-        th = 0.5 * torch.atan2(2 * b, a - c)
-        cs, sn = torch.cos(th), torch.sin(th)
-        values[..., 2] = lp * cs * cs + lm * sn * sn
-        values[..., 3] = lp * sn * sn + lm * cs * cs
-        values[..., 4] = (lp - lm) * cs * sn
-
-    @staticmethod
-    def cartesian(ch, vx, vy):
-        return ch.permute(0, 2, 1)
-
-    @staticmethod
-    def cartesian_matrix(vx, vy):
-        return torch.eye(5, dtype=vx.dtype)[:, :, None].expand(5, 5, vx.numel())
-
-
-SYMMETRIES = {"isotropic": Isotropic, "full": Full}
 
 
 class FokkerPlanck(Operator):
@@ -500,36 +388,3 @@ class FokkerPlanck(Operator):
         A = maps[:, :2]
         D = np.stack([np.stack([maps[:, 2], maps[:, 4]], 1), np.stack([maps[:, 4], maps[:, 3]], 1)], 1)
         return full_operator_dataset(t.numpy(), grid.vx, grid.vy, A, D, **kw)
-
-
-def _build_stencil_matrix(sym, grid: VelocityGrid, dtype):
-    """Compose the flux-form stencil (probed kappa) with the symmetry's cartesian map."""
-    n, m = grid.shape
-    VX, VY = grid.mesh()
-    vx = torch.as_tensor(VX.ravel())
-    vy = torch.as_tensor(VY.ravel())
-    x, inverse = sym.inputs(vx, vy)
-    R = sym.cartesian_matrix(vx, vy)                              # (5, C, P)
-    C = R.shape[1]
-    kappa = _probe_kappa(n, m, float(grid.h)).reshape(5, 9, n * m)
-    ii, jj = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
-    rows, cols, vals = [], [], []
-    for k in range(9):
-        a, b = k // 3 - 1, k % 3 - 1
-        ok = ((ii + a >= 0) & (ii + a < n) & (jj + b >= 0) & (jj + b < m)).ravel()
-        cell = np.flatnonzero(ok)
-        nb = ((ii + a) * m + (jj + b)).ravel()[cell]
-        v = torch.einsum("cp,cqp->qp", kappa[:, k, cell], R[:, :, nb])   # (C, ncell)
-        for q in range(C):
-            keep = v[q] != 0
-            rows.append(k * n * m + cell[keep.numpy()])
-            cols.append(inverse[nb].numpy()[keep.numpy()] * C + q)
-            vals.append(v[q][keep])
-    idx = torch.as_tensor(np.stack([np.concatenate(rows), np.concatenate(cols)]))
-    shape = (9 * n * m, x.shape[0] * C)
-    G = torch.sparse_coo_tensor(idx, torch.cat(vals), shape, check_invariants=True).coalesce().to(dtype)
-    GT = torch.sparse_coo_tensor(idx.flip(0), torch.cat(vals), shape[::-1],
-                                 check_invariants=True).coalesce().to(dtype)
-    with warnings.catch_warnings():  # torch flags sparse CSR as beta; we use only CSR @ dense
-        warnings.simplefilter("ignore", UserWarning)
-        return G.to_sparse_csr(), GT.to_sparse_csr(), x
