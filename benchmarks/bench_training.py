@@ -3,7 +3,8 @@
 Prints, per model, the wall time and peak memory of training (by default the
 5 training populations of the paper's main body, ~120 frames, 51 x 51), the
 test rollout error next to the true operator's, and the relative L2 error of
-the recovered coefficients.
+the recovered coefficients. Each training is a job spec run by
+:func:`collop.pipeline.run`, as from the command line or the app.
 
 Usage: python benchmarks/bench_training.py [--data data/langevin.nc] [--threads 1]
        [--models tensor,nn] [--curriculum SPEC] [--nt N] [--smooth SIGMA] [--reg-velocity L]
@@ -29,49 +30,41 @@ from langevin_data import TEST, TRAIN  # noqa: E402
 
 def _train(model: str, data: str, threads: int, curriculum, smooth, save, nt, reg_velocity, train, test,
            queue):
-    import torch
+    """One training through the pipeline (its own process, so its peak memory is its own)."""
+    import tempfile
 
-    from collop.solvers import set_kernel_threads
-    from collop.data import Record
     from collop.io import open_dataset
-    from collop.grid import VelocityGrid
     from collop.metrics import coefficient_error, evaluate, speed_support
-    from collop.operators import FokkerPlanck
+    from collop.pipeline import TrainSpec, run
     from collop.sim.langevin import default_truth, truth_operator_dataset
-    from collop.train import Trainer
 
-    torch.set_num_threads(threads)
-    set_kernel_threads(threads)
-    ds = open_dataset(data, "phasespace")
-    grid = VelocityGrid.from_dataset(ds)
-    times = ds["time"].values
-    rec = Record.from_dataset(ds, train, smooth=smooth)
-    op = FokkerPlanck.build(model, grid, times, seed=0, nt=nt if model == "tensor" else None,
-                            velocity_units=ds.attrs["velocity_units"],
-                            time_units=ds.attrs["time_units"])
     def progress(ev):
         if ev["event"] == "stage" or (ev["event"] == "epoch" and (ev["epoch"] + 1) % 100 == 0):
             print(f"  [{model}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                           for k, v in ev.items() if k != "operator"), flush=True)
+                                           for k, v in ev.items() if k not in ("operator", "event")),
+                  flush=True)
 
-    t = time.perf_counter()
-    tr = Trainer(curriculum or ("ps-tensor" if model == "tensor" else "ps-nn"), seed=0,
-                 reg_velocity=reg_velocity, snapshot_every=0, checkpoint_every=0, callback=progress).fit(op, rec)
-    wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    op_ds = op.to_dataset(grid, times)
-    if save:
-        from collop.io import write_dataset
-        write_dataset(op_ds, Path(save) / f"ps-{model}.nc")
-    truth = truth_operator_dataset(default_truth(), ds)
-    sup = speed_support(ds, "all", min_fraction=1e-3)
-    queue.put({"model": model, "smooth": smooth, "nt": nt if model == "tensor" else None,
-               "reg_velocity": reg_velocity,
-               "mean_substeps": sum(h["mean_substeps"] for h in tr.history_) / max(1, len(tr.history_)), "threads": threads, "wall_s": wall, "peak_rss_mib": peak, "status": tr.status_,
-               "best_loss": tr.best_loss_, "epochs": len(tr.history_),
-               "train": train, "test_populations": test,
-               "test": evaluate(op_ds, ds, test), "truth_test": evaluate(truth, ds, test),
-               "coef_rel_l2": coefficient_error(op_ds, truth, sup)})
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(save) / f"ps-{model}" if save else Path(tmp) / "run"
+        spec = TrainSpec(data=data, train=train, test=test, out=str(out), threads=threads, seed=0,
+                         options={"model": model, "nt": nt if model == "tensor" else None},
+                         penalties={"reg_velocity": reg_velocity}, objective={"smooth": smooth},
+                         curriculum=curriculum)
+        t = time.perf_counter()
+        result = run(spec, callback=progress)
+        wall = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        op_ds = open_dataset(out / "operator.nc", "operator")
+        ds = open_dataset(data, "phasespace")
+        truth = truth_operator_dataset(default_truth(), ds)
+        sup = speed_support(ds, "all", min_fraction=1e-3)
+        m = result.metrics
+        queue.put({"model": model, "smooth": smooth, "nt": nt if model == "tensor" else None,
+                   "reg_velocity": reg_velocity,
+                   "threads": threads, "wall_s": wall, "peak_rss_mib": peak, "status": result.status,
+                   "best_loss": m["best_loss"], "epochs": m["epochs"], "train": train, "test_populations": test,
+                   "test": {k: m[k] for k in ("rollout_mae", "rollout_mae_std", "rollout_l1_rel")},
+                   "truth_test": evaluate(truth, ds, test), "coef_rel_l2": coefficient_error(op_ds, truth, sup)})
 
 
 def main(argv=None):
@@ -118,8 +111,7 @@ def main(argv=None):
         model = r["model"]
         name = "PS-Tensor" if model == "tensor" else "PS-NN"
         print(f"{name:9s} wall {r['wall_s']:7.1f} s  peak RSS {r['peak_rss_mib']:7.0f} MiB  "
-              f"epochs {r['epochs']}  mean sub-steps/frame {r['mean_substeps']:.2f}  status {r['status']}",
-              flush=True)
+              f"epochs {r['epochs']}  status {r['status']}", flush=True)
         print(f"          test rollout MAE {r['test']['rollout_mae']:.4e} +- {r['test']['rollout_mae_std']:.1e}"
               f"  (true operator {r['truth_test']['rollout_mae']:.4e}, ratio "
               f"{r['test']['rollout_mae'] / r['truth_test']['rollout_mae']:.3f})", flush=True)
