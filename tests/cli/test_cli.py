@@ -22,7 +22,7 @@ from collop.metrics import rollout
 from collop.runs import RunFolder, list_runs
 from collop.sim.langevin import default_truth, generate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CURRICULUM = "1:1e-2:5,2:1e-2:5"
 METRIC_KEYS = {"rollout_mae", "rollout_mae_std", "rollout_l1_rel", "per_population", "train_seconds",
                "status", "method", "train", "test", "best_loss", "seed"}
