@@ -98,7 +98,7 @@ def test_zero_operator_leaves_f_unchanged(backend, dtype):
 
 # Measured max |numba - torch| / max|f| over 50 steps: float32 2.3e-7 .. 3.2e-7, float64
 # <= 6e-16. Tolerances: float32 1e-6 (a few ulps after 50 re-roundings; the numba kernel
-# uses fastmath, so its summation order differs); float64 1e-12.
+# may contract multiply-adds (fast-math "contract"), so its rounding differs); float64 1e-12.
 BACKEND_TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
 
 
