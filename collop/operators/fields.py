@@ -137,7 +137,7 @@ class TensorField(Field):
 
 
 class MLPField(Field):
-    """One MLP per channel of the normalised inputs ``(x / x_scale, (t - t0) / t_scale)``.
+    """MLPs of the normalised inputs ``(x / x_scale, (t - t0) / t_scale)``: one per channel, or one shared.
 
     Parameters
     ----------
@@ -153,11 +153,14 @@ class MLPField(Field):
         Whether ``t`` is an input; ``False`` gives a time-invariant operator.
     hidden, layers : int
         Width and number of linear layers (Appendix A: 32 and 3).
+    shared : bool
+        One network with ``n_channels`` outputs instead of one network per
+        channel (the kernel operators' ``K(v)`` has many channels).
     """
 
     def __init__(self, n_inputs: int, n_channels: int, *, x_scale: float, t0: float = 0.0,
                  t_scale: float = 1.0, time_dependent: bool = True, hidden: int = 32,
-                 layers: int = 3):
+                 layers: int = 3, shared: bool = False):
         super().__init__()
         self.n_inputs = n_inputs
         self.n_channels = n_channels
@@ -167,15 +170,15 @@ class MLPField(Field):
         self.register_buffer("t_scale", torch.tensor(float(t_scale) or 1.0, dtype=torch.float64))
         n_in = n_inputs + int(time_dependent)
 
-        def mlp():
+        def mlp(n_out):
             mods, width = [], n_in
             for _ in range(layers - 1):
                 mods += [nn.Linear(width, hidden), nn.LeakyReLU()]
                 width = hidden
-            mods.append(nn.Linear(width, 1))
+            mods.append(nn.Linear(width, n_out))
             return nn.Sequential(*mods)
 
-        self.nets = nn.ModuleList(mlp() for _ in range(n_channels))
+        self.nets = nn.ModuleList([mlp(n_channels)] if shared else [mlp(1) for _ in range(n_channels)])
 
     def forward(self, x, t):
         dtype = self.nets[0][0].weight.dtype

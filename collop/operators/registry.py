@@ -16,6 +16,8 @@ __all__ = ["FAMILIES", "register", "get", "names", "for_form", "forms", "by_cli_
 #: family name -> "module:Class"
 FAMILIES: dict[str, object] = {
     "fokker_planck": "collop.operators.fokker_planck:FokkerPlanck",
+    "kernel": "collop.operators.kernel:KernelOperator",
+    "metriplectic": "collop.operators.metriplectic:Metriplectic",
 }
 
 

@@ -1,0 +1,482 @@
+"""Integro-differential kernel operators (Carvalho et al., Section 2.2 and Appendix E).
+
+The operator is
+
+.. math::
+    C[f] = \\sum_{i \\in \\{x, y\\}} D_i \\, (K_i \\star f), \\qquad
+    (K_i \\star f)(v) = \\sum_{l, m} K_i(v, l, m) \\, f(v_x + l\\Delta, v_y + m\\Delta),
+
+a cross-correlation of ``f`` with a velocity-dependent ``k x k`` kernel per
+component, followed by a finite difference ``D_i`` along that component.
+
+Notes
+-----
+**Flux form, exact mass conservation.** ``g_i = K_i \\star f`` lives at cell
+centres; the difference is written as the divergence of a flux on cell faces,
+``C(i) = (F_{i+1/2} - F_{i-1/2}) / h`` with
+
+* forward (default): ``F_{i+1/2} = g(i+1)``, i.e. ``D g(i) = (g(i+1) - g(i))/h``;
+* backward: ``F_{i+1/2} = g(i)``;
+* centred: ``F_{i+1/2} = (g(i) + g(i+1)) / 2``;
+
+and ``F = 0`` on the outer faces of the grid. The tendency therefore sums to
+zero over the grid: mass is conserved to round-off. (The public reference code
+``ml-pic-collision-operators`` pads ``g`` with zeros instead, which lets mass
+leave through the lower faces.) Positivity is not forced: ``f`` is never
+clipped in a step (clipping would create mass); rollouts report their negative
+mass instead.
+
+**Window offsets.** ``l, m`` run over ``-floor(k/2) .. floor((k-1)/2)``
+(``offsets="reference"``, the reference code's convention, the default), so
+``k = 2`` gives ``{-1, 0}``. The paper's eq. (6) prints the bounds the other
+way round, ``-floor((k-1)/2) .. floor(k/2)`` (``offsets="paper"``); its
+Appendix E.1 notes that switching them swaps the forward and backward
+results. With the reference offsets a forward ``k = 2`` kernel holds exactly
+the centred advection-diffusion flux of :func:`collop.solvers.fp_flux_divergence`
+with diagonal ``D`` (the paper's Fig. 4/18 result):
+
+.. math::
+    K_x(i{+}1, j; -1, 0) = -\\tfrac12 A_x(i,j) - \\tfrac{D_{xx}(i,j)}{2h},\\quad
+    K_x(i{+}1, j; 0, 0) = -\\tfrac12 A_x(i{+}1,j) + \\tfrac{D_{xx}(i{+}1,j)}{2h}
+
+(the flux ``F = -J`` of the Fokker-Planck face flux ``J``; likewise ``K_y``).
+A full ``D`` adds the centred cross term ``\\partial_y (D_{xy} f)`` to the
+``x`` faces, which spans three cells in ``y``: it needs ``k = 3`` (``m`` in
+``{-1, 0, 1}``). The backward scheme needs ``k = 3`` even for diagonal ``D``
+(``F_{i+1/2} = g(i)`` must reach ``f(i+1)``), and ``k = 3`` also holds full
+``D``. The centred scheme shares each ``g(i)`` between two faces and cannot
+hold a general advection-diffusion flux at any ``k``.
+
+**Units.** ``K`` is in velocity units / time units (``F`` has the units of
+``A f``). Parameters are stored in natural units, ``h/dt`` (bins per frame),
+like the Fokker-Planck coefficients.
+
+**Stencil.** The operator is local and linear, with radius
+``r = max(floor(k/2), floor((k-1)/2) + 1)`` (forward), ``floor(k/2) + 1``
+(backward, centred) for the reference offsets: the grid solver advances it
+like any other stencil (:mod:`collop.solvers`).
+"""
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import numpy as np
+import torch
+import xarray as xr
+from pydantic import Field
+
+from ..datasets import _attrs
+from ..grid import VelocityGrid
+from ..options import SpecError, options
+from ..schema import SchemaError
+from .base import Operator
+from .fields import MLPField, TensorField
+
+__all__ = ["KernelOperator", "KernelOptions", "KernelPenalties", "SCHEMES", "window_offsets",
+           "kernel_radius", "kernel_from_fokker_planck"]
+
+#: face weights ``(w_0, w_1)``: ``F_{i+1/2} = w_0 g(i) + w_1 g(i+1)``
+SCHEMES = {"forward": (0.0, 1.0), "backward": (1.0, 0.0), "centred": (0.5, 0.5)}
+
+
+def window_offsets(k: int, convention: str = "reference") -> np.ndarray:
+    """The ``k`` window offsets ``l`` (and ``m``) of a ``k x k`` kernel, in cells.
+
+    ``reference``: ``-floor(k/2) .. floor((k-1)/2)``; ``paper`` (eq. 6 as
+    printed): ``-floor((k-1)/2) .. floor(k/2)``.
+    """
+    lo = k // 2 if convention == "reference" else (k - 1) // 2
+    return np.arange(-lo, k - lo)
+
+
+def kernel_radius(k: int, scheme: str = "forward", convention: str = "reference") -> int:
+    """Stencil radius (cells) of a ``k x k`` kernel operator with the given scheme."""
+    off = window_offsets(k, convention)
+    w0, w1 = SCHEMES[scheme]
+    shifts = [s for s, w in ((0, w0), (1, w1)) if w]
+    lo = min(off[0] + s - 1 for s in shifts)          # the lower face (i - 1/2) reaches furthest down
+    hi = max(off[-1] + s for s in shifts)
+    return int(max(-lo, hi))
+
+
+@options
+class KernelOptions:
+    """How a kernel operator is parametrised.
+
+    Attributes
+    ----------
+    k : int
+        Kernel size: a ``k x k`` window.
+    scheme : {"forward", "backward", "centred"}
+        Finite difference of the outer derivative.
+    offsets : {"reference", "paper"}
+        Window offsets (see the module Notes).
+    model : {"tensor", "nn"}
+        ``K`` as a tensor on the bin centres (initialised at zero) or an MLP of ``v``.
+    nt : int
+        Time nodes (tensor) or, for the MLP, 1 (time-invariant) or more (time as an input).
+    tie : bool
+        ``K_y(v_x, v_y, l, m) = K_x(v_y, v_x, m, l)`` (needs a square grid with ``vx == vy``).
+    hidden, layers : int
+        MLP width and number of linear layers (the reference's ``K2D_NN``: 64, two hidden layers).
+    """
+
+    k: int = Field(2, ge=1, le=15, description="kernel size: a k x k window")
+    scheme: Literal["forward", "backward", "centred"] = Field("forward", description="finite difference of "
+                                                                                    "the outer derivative")
+    offsets: Literal["reference", "paper"] = Field("reference", description="window offsets: the reference "
+                                                   "code's -floor(k/2)..floor((k-1)/2) or eq. 6 as printed")
+    model: Literal["tensor", "nn"] = Field("tensor", description="discrete tensor or neural network kernel")
+    nt: int = Field(1, ge=1, description="time nodes (1: time-invariant)")
+    tie: bool = Field(False, description="K_y(vx, vy, l, m) = K_x(vy, vx, m, l)")
+    hidden: int = Field(64, ge=1, le=4096, description="hidden units per MLP layer (nn)")
+    layers: int = Field(3, ge=2, le=32, description="linear layers of the MLP (nn)")
+
+
+@options
+class KernelPenalties:
+    """Penalties of a kernel operator.
+
+    Attributes
+    ----------
+    l1 : float
+        Weight of the sparsity penalty ``mean_cells sum_{i,l,m} |K_i|`` (natural units).
+    """
+
+    l1: float = Field(0.0, ge=0, allow_inf_nan=False, description="weight of the L1 sparsity penalty on K")
+
+
+class KernelOperator(Operator):
+    """A kernel operator ``C[f] = sum_i D_i (K_i * f)`` (see the module docstring).
+
+    Parameters
+    ----------
+    field : TensorField or MLPField
+        ``K`` in natural units: channels ``(component, l, m)`` flattened
+        (``k**2`` channels with ``tie``, else ``2 k**2``), inputs ``(vx, vy)``.
+    k, scheme, convention, tie
+        As in :class:`KernelOptions`.
+    k_scale : float
+        Natural unit of ``K`` (velocity units / time units).
+    """
+
+    family = "kernel"
+    cli_name = "kernel"
+    description = "an integro-differential kernel operator"
+    Options = KernelOptions
+    Penalties = KernelPenalties
+    objective = "rollout"
+    forms = {"kernel": {"K": ("time", "component", "vx", "vy", "l", "m")}}
+    coefficients = {"kernel": ("K",)}
+
+    def __init__(self, field, *, k: int, scheme: str = "forward", convention: str = "reference",
+                 tie: bool = False, k_scale: float = 1.0, method: str = "kernel-tensor",
+                 velocity_units: str = "", time_units: str = ""):
+        super().__init__()
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+        self.field, self.k, self.scheme, self.convention, self.tie = field, int(k), scheme, convention, bool(tie)
+        self.method, self.velocity_units, self.time_units = method, velocity_units, time_units
+        self.register_buffer("k_scale", torch.tensor(float(k_scale), dtype=torch.float64))
+        self.radius = kernel_radius(self.k, scheme, convention)
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def _check(cls, options: KernelOptions, grid: VelocityGrid) -> None:
+        n, m = grid.shape
+        if options.k > min(n, m):
+            raise SpecError(f"options.k: {options.k} is larger than the grid ({n} x {m} bins)", field="options.k")
+        if options.tie and (n != m or not np.allclose(grid.vx, grid.vy)):
+            raise SpecError(f"options.tie: K_y(vx, vy, l, m) = K_x(vy, vx, m, l) needs a square grid with "
+                            f"vx == vy (this one is {n} x {m})", field="options.tie")
+
+    @classmethod
+    def from_options(cls, options: KernelOptions, data, *, seed: int = 0) -> "KernelOperator":
+        grid, times = data.grid, np.asarray(data.times, dtype=float)
+        cls._check(options, grid)
+        dt = float(np.diff(times).mean()) if times.size > 1 else 1.0
+        n_ch = options.k ** 2 * (1 if options.tie else 2)
+        if options.model == "tensor":
+            tn = np.linspace(times[0], times[-1], options.nt) if options.nt > 1 else times[:1]
+            field = TensorField([grid.vx, grid.vy], tn, n_ch)
+        else:
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                field = MLPField(2, n_ch, x_scale=grid.corner_speed, t0=times[0], t_scale=times[-1] - times[0],
+                                 time_dependent=options.nt > 1, hidden=options.hidden, layers=options.layers,
+                                 shared=True)
+                with torch.no_grad():          # start near the zero operator, like the tensor
+                    field.nets[0][-1].weight.mul_(1e-2)
+                    field.nets[0][-1].bias.zero_()
+        return cls(field, k=options.k, scheme=options.scheme, convention=options.offsets, tie=options.tie,
+                   k_scale=grid.h / dt, method=cls.method_name(options), velocity_units=data.velocity_units,
+                   time_units=data.time_units)
+
+    @classmethod
+    def default_curriculum(cls, options) -> str:
+        """Table 2's ``K`` column."""
+        return "kernel"
+
+    @classmethod
+    def method_name(cls, options) -> str:
+        return f"kernel-{options.model}"
+
+    @classmethod
+    def check_size(cls, options: KernelOptions, data) -> None:
+        cls._check(options, data.grid)
+        if options.model != "tensor":
+            return
+        n = options.nt * int(np.prod(data.grid.shape)) * options.k ** 2 * (1 if options.tie else 2)
+        need = 6 * 8 * n
+        try:
+            have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+            return
+        if need > 0.5 * have:
+            raise SpecError(f"options.nt: a {options.k} x {options.k} tensor kernel with {options.nt} time "
+                            f"nodes needs about {need / 2**30:.3g} GiB, more than half of this machine's "
+                            f"{have / 2**30:.3g} GiB", field="options.nt")
+
+    # -- the kernel ------------------------------------------------------------------
+    def kernel(self, grid: VelocityGrid, times, natural: bool = False) -> torch.Tensor:
+        """``K (T, 2, N, M, k, k)`` at the bin centres and ``times`` (data units; natural with ``natural``)."""
+        k = self.k
+        n, m = grid.shape
+        t = torch.tensor(np.asarray(times, dtype=np.float64))
+        if isinstance(self.field, TensorField) and self.field.time_nodes.numel() == 1:
+            vals = self.field.values.expand(t.numel(), *self.field.values.shape[1:])
+        else:
+            VX, VY = grid.mesh()
+            x = torch.tensor(np.stack([VX.ravel(), VY.ravel()], -1))
+            vals = self.field(x, t).reshape(t.numel(), n, m, -1)
+        if self.tie:
+            kx = vals.reshape(t.numel(), n, m, k, k)
+            ky = kx.transpose(1, 2).transpose(3, 4)        # K_y(i, j, l, m) = K_x(j, i, m, l)
+            K = torch.stack([kx, ky], 1)
+        else:
+            K = vals.reshape(t.numel(), n, m, 2, k, k).permute(0, 3, 1, 2, 4, 5)
+        return K if natural else K * self.k_scale.to(K.dtype)
+
+    def stencil(self, grid: VelocityGrid, times, dtype=torch.float32) -> torch.Tensor:
+        """Per-frame stencil ``W (T, (2r+1)**2, N, M)`` (1/time units) of radius :attr:`radius`.
+
+        A time-invariant tensor kernel builds one stencil and repeats it.
+        """
+        T = len(times)
+        if isinstance(self.field, TensorField) and self.field.time_nodes.numel() == 1:
+            W = kernel_stencil(self.kernel(grid, np.asarray(times)[:1]), grid.h, self.scheme, self.k,
+                               self.convention)
+            return W.to(dtype).expand(T, *W.shape[1:])
+        return kernel_stencil(self.kernel(grid, times), grid.h, self.scheme, self.k, self.convention).to(dtype)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """No constraint on ``K`` (its sign is not fixed by the form)."""
+
+    def penalty(self, penalties: KernelPenalties, data) -> torch.Tensor:
+        """``l1 * mean_cells sum_{i,l,m} |K|`` in natural units (tensor: on its values)."""
+        if not penalties.l1:
+            return torch.zeros((), dtype=torch.float64)
+        if isinstance(self.field, TensorField):
+            vals = self.field.values
+        else:
+            vals = self.kernel(data.grid, data.times[:-1], natural=True)
+        n_cells = int(np.prod(data.grid.shape)) * vals.shape[0]
+        return penalties.l1 * vals.abs().sum() / n_cells
+
+    # -- files --------------------------------------------------------------------------
+    @torch.no_grad()
+    def to_dataset(self, grid: VelocityGrid, times, *, source: str = "", attrs: dict | None = None):
+        """The operator file: ``K(time, component, vx, vy, l, m)`` in velocity units / time units.
+
+        Tensors are written on their own time nodes, MLPs on the frame times.
+        Attributes: ``scheme``, ``k``, ``offsets`` (the convention), ``window``
+        (the offsets), ``tie``.
+        """
+        tensor = isinstance(self.field, TensorField)
+        t = self.field.time_nodes.numpy() if tensor else np.asarray(times, dtype=float)
+        K = self.kernel(grid, t).double().numpy()
+        off = window_offsets(self.k, self.convention)
+        a = _attrs("operator", self.velocity_units, self.time_units, source, attrs)
+        a.update(operator="kernel", method=self.method, scheme=self.scheme, k=int(self.k),
+                 offsets=self.convention, window=",".join(str(int(o)) for o in off), tie=int(self.tie),
+                 K_units=f"{self.velocity_units}/{self.time_units}")
+        return xr.Dataset({"K": (("time", "component", "vx", "vy", "l", "m"), K)},
+                          coords={"time": t, "component": ["x", "y"], "vx": grid.vx, "vy": grid.vy,
+                                  "l": off, "m": off}, attrs=a)
+
+    @classmethod
+    def validate_dataset(cls, ds, src) -> None:
+        from ..schema import check_uniform
+
+        check_uniform(ds, "vx", src)
+        check_uniform(ds, "vy", src)
+        if ds.attrs.get("scheme") not in SCHEMES:
+            raise SchemaError(f"attribute 'scheme' is {ds.attrs.get('scheme')!r}, expected one of "
+                              f"{', '.join(SCHEMES)}", src)
+        conv = ds.attrs.get("offsets", "reference")
+        if conv not in ("reference", "paper"):
+            raise SchemaError(f"attribute 'offsets' is {conv!r}, expected 'reference' or 'paper'", src)
+        k = ds.sizes["l"]
+        if ds.sizes["m"] != k or not np.array_equal(ds["l"].values, window_offsets(k, conv)) \
+                or not np.array_equal(ds["m"].values, window_offsets(k, conv)):
+            raise SchemaError(f"coordinates 'l' and 'm' must be the {conv} offsets of a {k} x {k} window", src)
+        comps = [str(c) for c in ds["component"].values] if "component" in ds.coords else None
+        if comps != ["x", "y"]:
+            raise SchemaError(f"coordinate 'component' must be ['x', 'y'], is {comps}", src)
+
+    @classmethod
+    def from_dataset(cls, ds) -> "KernelOperator":
+        """A fixed kernel from an operator file (data units, linear in time between its nodes)."""
+        K = np.asarray(ds["K"].values, dtype=np.float64)          # (T, 2, N, M, k, k)
+        T, _, n, m, k, _ = K.shape
+        vals = np.moveaxis(K, 1, 3).reshape(T, n, m, 2 * k * k)
+        field = TensorField([ds["vx"].values, ds["vy"].values], ds["time"].values, 2 * k * k, vals)
+        return cls(field, k=k, scheme=ds.attrs["scheme"], convention=ds.attrs.get("offsets", "reference"),
+                   tie=False, method=ds.attrs.get("method", "file"), velocity_units=ds.attrs["velocity_units"],
+                   time_units=ds.attrs["time_units"])
+
+
+def kernel_stencil(K: torch.Tensor, h: float, scheme: str, k: int, convention: str = "reference") -> torch.Tensor:
+    """Stencil ``W (T, (2r+1)**2, N, M)`` of ``C[f] = sum_i D_i (K_i * f)`` in flux form.
+
+    Parameters
+    ----------
+    K : Tensor, shape (T, 2, N, M, k, k)
+        The kernels ``K_x, K_y`` at the bin centres (velocity units / time units).
+    h : float
+        Bin width (velocity units).
+    scheme : {"forward", "backward", "centred"}
+    k : int
+    convention : {"reference", "paper"}
+
+    Returns
+    -------
+    Tensor, shape (T, (2r+1)**2, N, M), 1/time units
+        With ``r = kernel_radius(k, scheme, convention)``; see the module Notes
+        for the face fluxes. Differentiable in ``K``.
+    """
+    T, _, n, m = K.shape[:4]
+    r = kernel_radius(k, scheme, convention)
+    d = 2 * r + 1
+    off = [int(o) for o in window_offsets(k, convention)]
+    w = SCHEMES[scheme]
+    cols: list = [None] * (d * d)
+    dt_, dev = K.dtype, K.device
+    # interior faces: face i+1/2 exists for 0 <= i <= N-2 (x) and j+1/2 for 0 <= j <= M-2 (y)
+    vx_ = torch.zeros(n, 1, dtype=dt_, device=dev)
+    vx_[: n - 1] = 1.0
+    vy_ = torch.zeros(1, m, dtype=dt_, device=dev)
+    vy_[:, : m - 1] = 1.0
+    vx_lo = torch.roll(vx_, 1, 0)                 # face i-1/2 interior: i-1 >= 0 and i-1 <= N-2
+    vy_lo = torch.roll(vy_, 1, 1)
+    Kx = torch.nn.functional.pad(K[:, 0].permute(0, 3, 4, 1, 2), (0, 0, 1, 1))    # (T, k, k, N+2, M)
+    Ky = torch.nn.functional.pad(K[:, 1].permute(0, 3, 4, 1, 2), (1, 1, 0, 0))    # (T, k, k, N, M+2)
+
+    def add(a, b, term):
+        c = (a + r) * d + (b + r)
+        cols[c] = term if cols[c] is None else cols[c] + term
+
+    for s, ws in ((0, w[0]), (1, w[1])):
+        if not ws:
+            continue
+        for li, l in enumerate(off):
+            for mi, mm in enumerate(off):
+                # x: + (1/h) valid(i) w_s K_x(i+s) f(i+s+l, j+m);  - (1/h) valid(i-1) w_s K_x(i-1+s) f(i-1+s+l, j+m)
+                add(s + l, mm, (ws / h) * vx_ * Kx[:, li, mi, 1 + s:1 + s + n, :])
+                add(s - 1 + l, mm, -(ws / h) * vx_lo * Kx[:, li, mi, s:s + n, :])
+                # y: the same along the second axis, K_y(i, j, l, m) at f(i+l, j+s+m)
+                add(l, s + mm, (ws / h) * vy_ * Ky[:, li, mi, :, 1 + s:1 + s + m])
+                add(l, s - 1 + mm, -(ws / h) * vy_lo * Ky[:, li, mi, :, s:s + m])
+    zero = K.new_zeros(T, n, m)
+    return torch.stack([zero if c is None else c for c in cols], 1)
+
+
+def kernel_from_fokker_planck(coeffs: torch.Tensor, h: float, k: int, scheme: str = "forward",
+                              convention: str = "reference") -> torch.Tensor:
+    """The kernel whose operator equals the flux-form Fokker-Planck operator of ``coeffs``.
+
+    Parameters
+    ----------
+    coeffs : Tensor, shape (T, 5, N, M)
+        ``(A_x, A_y, D_xx, D_yy, D_xy)`` at the bin centres (as
+        :func:`collop.solvers.fp_stencil_weights` takes them).
+    h : float
+    k, scheme, convention
+        The kernel's size and scheme: forward ``k >= 2`` holds diagonal ``D``,
+        ``k >= 3`` full ``D``; backward needs ``k >= 3`` (see the module Notes).
+
+    Returns
+    -------
+    Tensor, shape (T, 2, N, M, k, k)
+
+    Raises
+    ------
+    ValueError
+        When the window cannot hold the Fokker-Planck face flux.
+
+    Notes
+    -----
+    The Fokker-Planck face flux ``J_{i+1/2}`` (:func:`collop.solvers.fp_flux_divergence`)
+    is written as ``F = -J = sum w_s g(i+s)`` with ``g`` placed entirely on the
+    cell the scheme reads for that face (``i + 1`` forward, ``i`` backward).
+    Centred schemes cannot be built this way.
+    """
+    if scheme == "centred":
+        raise ValueError("a centred scheme shares each g(i) between two faces: no kernel holds a general "
+                         "Fokker-Planck flux")
+    T, _, n, m = coeffs.shape
+    off = list(window_offsets(k, convention))
+    s = 1 if scheme == "forward" else 0                 # the cell whose g carries face i+1/2
+    K = coeffs.new_zeros(T, 2, n, m, k, k)
+    ax, ay, dxx, dyy, dxy = coeffs.unbind(1)
+
+    def put(comp, cell_i, cell_j, df, value):
+        # flux of the face i+1/2 (x) or j+1/2 (y) owned by cell (i, j): f at relative offsets
+        li = df[0] - (s if comp == 0 else 0)
+        mi = df[1] - (s if comp == 1 else 0)
+        if li not in off or mi not in off:
+            raise ValueError(f"a {k} x {k} {scheme} kernel ({convention} offsets) cannot hold the "
+                             "Fokker-Planck flux")
+        ci, cj = torch.as_tensor(cell_i), torch.as_tensor(cell_j)
+        K[:, comp, ci, cj, off.index(li), off.index(mi)] += value
+
+    half = 0.5
+    for comp in (0, 1):
+        a = ax if comp == 0 else ay
+        dd = dxx if comp == 0 else dyy
+        # faces between (i, j) and the next cell along comp; the owner cell is i+s (x) / j+s (y)
+        if comp == 0:
+            ii, jj = np.meshgrid(np.arange(n - 1), np.arange(m), indexing="ij")
+            nxt = (ii + 1, jj)
+        else:
+            ii, jj = np.meshgrid(np.arange(n), np.arange(m - 1), indexing="ij")
+            nxt = (ii, jj + 1)
+        oi, oj = (ii + s, jj) if comp == 0 else (ii, jj + s)
+        ii_t, jj_t = torch.as_tensor(ii), torch.as_tensor(jj)
+        n_t = tuple(torch.as_tensor(x) for x in nxt)
+        # -J = -(A f)_avg + (D f)_diff / (2h) + cross / 4
+        lo = (0, 0)
+        hi = (1, 0) if comp == 0 else (0, 1)
+        put(comp, oi, oj, lo, -half * a[:, ii_t, jj_t] - dd[:, ii_t, jj_t] / (2 * h))
+        put(comp, oi, oj, hi, -half * a[:, n_t[0], n_t[1]] + dd[:, n_t[0], n_t[1]] / (2 * h))
+        # cross term: + (1/4) [(d_perp (D_xy f))(cell) + (d_perp (D_xy f))(next)], centred, zero outside
+        for base, (bi, bj) in ((lo, (ii, jj)), (hi, nxt)):
+            for sgn in (-1, 1):
+                if comp == 0:
+                    ci, cj = bi, bj + sgn
+                    ok = (cj >= 0) & (cj < m)
+                    df = (base[0], sgn)
+                else:
+                    ci, cj = bi + sgn, bj
+                    ok = (ci >= 0) & (ci < n)
+                    df = (sgn, base[1])
+                okt = torch.as_tensor(ok)
+                if not ok.any():
+                    continue
+                val = sgn * dxy[:, torch.as_tensor(np.clip(ci, 0, n - 1)), torch.as_tensor(np.clip(cj, 0, m - 1))]
+                val = torch.where(okt, val, torch.zeros_like(val)) / (4 * 2 * h)
+                if bool((val != 0).any()):
+                    put(comp, oi, oj, df, val)
+    return K
