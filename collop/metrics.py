@@ -14,7 +14,11 @@ and ``rollout_mae`` / ``rollout_mae_std`` are the mean and (population)
 standard deviation of ``e_p`` over populations (the paper's "MAE - Rollout").
 ``rollout_l1_rel`` is the public reference code's metric,
 ``sum_v |f_hat - f| / sum_v f`` per frame, averaged over frames ``t >= 1`` and
-populations.
+populations. ``rollout_negative_mass`` is the largest fraction of a
+population's mass that its rollout holds in negative values,
+``max_t sum_v max(-f_hat, 0) / sum_v |f_hat|``, over populations: the solvers
+never clip ``f`` (that would create mass), so this says how far a rollout
+leaves the positive densities.
 """
 from __future__ import annotations
 
@@ -83,8 +87,10 @@ def rollout_error(f_hat, f) -> dict:
     total = fd.sum(axis=(-2, -1))
     l1 = (err.sum(axis=(-2, -1)) / np.where(total > 0, total, 1.0)).mean()
     names = names or [str(i) for i in range(per_pop.size)]
+    absmass = np.abs(fh).sum(axis=(-2, -1))
+    neg = (np.clip(-fh, 0, None).sum(axis=(-2, -1)) / np.where(absmass > 0, absmass, 1.0)).max(axis=1)
     return {"rollout_mae": float(per_pop.mean()), "rollout_mae_std": float(per_pop.std()),
-            "rollout_l1_rel": float(l1),
+            "rollout_l1_rel": float(l1), "rollout_negative_mass": float(neg.max()),
             "per_population": {n: float(v) for n, v in zip(names, per_pop)}}
 
 
