@@ -79,3 +79,15 @@ def test_evaluate_rejects_operator_with_other_units(fp_data, attr):
     assert other.attrs[attr] != fp_data.ds.attrs[attr]
     with pytest.raises(SchemaError, match=attr):
         evaluate(other, fp_data.ds, "all")
+
+
+def test_rollout_error_reports_negative_mass():
+    """The largest fraction of a rollout's |mass| held in negative values, over frames and populations."""
+    from collop.metrics import rollout_error
+
+    f = np.ones((2, 3, 4, 4))
+    fh = f.copy()
+    fh[1, 2, 0, 0] = -2.0           # population 1, frame 2: |mass| 15 + 2 = 17, negative 2
+    m = rollout_error(fh, f)
+    assert m["rollout_negative_mass"] == pytest.approx(2.0 / 17.0, rel=1e-12)
+    assert rollout_error(f, f)["rollout_negative_mass"] == 0.0
