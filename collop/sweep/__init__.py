@@ -1,0 +1,28 @@
+"""Sweeps: many independent trainings on dask.distributed, and cross-validated selection.
+
+A sweep is a base train spec and a grid of values (:mod:`collop.sweep.grid`);
+each point is a normal run folder inside the sweep folder, which indexes them
+(``sweep.json``) and logs their progress (``events.jsonl``)
+(:mod:`collop.sweep.runner`). :mod:`collop.sweep.select` chooses a setting
+by holding out one training population at a time; :mod:`collop.sweep.table`
+reads a sweep folder into a table for plots.
+
+>>> from collop.sweep import run_sweep, sweep_table, summarize        # doctest: +SKIP
+>>> spec = {"base": {"data": "data/langevin.nc", "train": ["normal_0_0", "normal_-1_0"],
+...                  "options": {"model": "tensor", "nt": 1}, "curriculum": "1:1e-2:50"},
+...         "axes": {"penalties.reg_velocity": [0, 1e-3], "seed": [0, 1]}}
+>>> result = run_sweep(spec, "sweeps/demo", workers=2)
+>>> summarize(sweep_table("sweeps/demo"), by="penalties.reg_velocity")
+"""
+from __future__ import annotations
+
+from .grid import Point, SweepSpec, expand, load_sweep_spec, parse_sweep_spec, point_label
+from .runner import DONE, Cluster, SweepFolder, SweepResult, connect, run_sweep
+from .select import (SelectionResult, SelectSpec, aggregate, load_select_spec, parse_select_spec,
+                     run_selection)
+from .table import read_sweep, summarize, sweep_table, to_xarray
+
+__all__ = ["run_sweep", "SweepSpec", "Point", "SweepResult", "SweepFolder", "Cluster", "connect", "DONE",
+           "parse_sweep_spec", "load_sweep_spec", "expand", "point_label", "run_selection", "SelectSpec",
+           "SelectionResult", "parse_select_spec", "load_select_spec", "aggregate", "read_sweep",
+           "sweep_table", "summarize", "to_xarray"]
