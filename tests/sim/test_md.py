@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from itertools import product
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -391,6 +392,36 @@ def test_round_mantissa():
     assert np.all(np.abs(y - x) <= np.abs(x) * 2.0 ** -15)  # half a unit of the 14th bit
     assert np.all(y.view(np.uint32) & np.uint32((1 << 9) - 1) == 0)
     np.testing.assert_array_equal(round_mantissa(x, None), x)
+
+
+# --- the shipped data ----------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@pytest.mark.parametrize("name", ["gamma0p23", "gamma2p3"])
+def test_shipped_md_data(name):
+    """data/md_<preset>.nc: built by the preset as it stands, energy conserved, relaxed, the EOS."""
+    ds = open_dataset(DATA / f"md_{name}.nc", "particles")
+    cfg = preset(name)
+    assert MDConfig.from_json(ds.attrs["md_config"]) == cfg  # the file is the preset's
+    assert ds.sizes == {"run": 7, "time": cfg.n_frames, "particle": cfg.n, "component": 3}
+    assert ds.attrs["train_runs"] == "uniform,bimaxwellian,double_well"
+    assert ds.attrs["pme_force_error_rms"] < 1e-4
+    drift = energy_drift(ds["kinetic_energy"].values, ds["potential_energy"].values)
+    assert np.all(drift <= 1e-3), drift
+    v = ds["v"].values
+    v0 = v[:, 0].astype(float)
+    np.testing.assert_allclose(v0.mean(axis=1), 0.0, atol=1e-4)  # 14-bit rounding of float32
+    np.testing.assert_allclose(np.mean(np.sum(v0 ** 2, axis=2), axis=1), 3.0, rtol=1e-4)
+    mean, sd = maxwellian_distance_floor(cfg.n)
+    for r in range(7):
+        d0, d1 = maxwellian_distance(v[r, 0]), maxwellian_distance(v[r, -1])
+        assert d1 < d0
+        assert d1 < mean + 4 * sd + 0.02, (ds["run"].values[r], d1)  # as in the relaxation test
+    # the equilibrium Coulomb energy: 7 configurations of 1e4 ions, statistical error ~0.1%
+    u = ds["potential_energy"].isel(time=0).values.mean()
+    assert u == pytest.approx(excess_energy_pc2000(cfg.gamma), rel=0.03)
 
 
 # --- schema: the run dimension -----------------------------------------------------------------

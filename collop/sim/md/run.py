@@ -152,7 +152,7 @@ def simulate(config, *, seed: int = 0, progress: bool | Callable = False,
     kin = np.empty((R, T))
     pot = np.empty((R, T))
     prog = _Progress(progress, cfg.total_steps, cfg.name)
-    t_start = _time.perf_counter()
+    t_start, cpu_start = _time.perf_counter(), _time.process_time()
     pme_err = None
     ocp = OCP(N, cfg.gamma, dt=cfg.dt, cutoff=cfg.cutoff, ewald_tolerance=cfg.ewald_tolerance,
               dt_thermostat=cfg.dt_thermostat, friction=cfg.friction, seed=engine_seed,
@@ -179,7 +179,7 @@ def simulate(config, *, seed: int = 0, progress: bool | Callable = False,
     finally:
         prog.close()
         ocp.close()
-    seconds = _time.perf_counter() - t_start
+    seconds = (_time.perf_counter() - t_start, _time.process_time() - cpu_start)
     return _dataset(cfg, seed, v, kin, pot, seconds, threads, (alpha, nx, ny, nz), pme_err)
 
 
@@ -233,7 +233,9 @@ def _dataset(cfg: MDConfig, seed, v, kin, pot, seconds, threads, pme, pme_err) -
         "platform": "OpenMM CPU",
         "threads": int(threads) if threads else os.cpu_count() or 0,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "wall_seconds": float(seconds),
+        "wall_seconds": float(seconds[0]),
+        "cpu_seconds": float(seconds[1]),
+        "load_average": float(os.getloadavg()[0]),
     }
     if pme_err is not None:
         attrs["pme_force_error_rms"] = pme_err
