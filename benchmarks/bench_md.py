@@ -11,10 +11,11 @@ in ``--repeats`` rounds so that load from other processes hits all alike:
                  system and positions (what collop used first; same trajectory);
 * ``force``    : one force evaluation (setPositions + getState(getForces)), the floor.
 
-It prints steps/s (best and median of the rounds), the PME parameters, the
-measured RMS force error of the PME settings (against ewaldErrorTolerance
-1e-6), and the wall time a preset needs at the measured rate
-(``MDConfig.total_steps`` / rate).
+It prints steps/s (best and median of the rounds), the CPU time per step
+over all threads (less sensitive to other load; ``threads / cpu`` estimates
+the rate on idle cores), the PME parameters, the measured RMS force error of
+the PME settings (against ewaldErrorTolerance 1e-6), and the wall time a
+preset needs (``MDConfig.total_steps`` / rate).
 
 Usage::
 
@@ -81,11 +82,13 @@ def bench(name: str, n: int | None, threads: int, steps: int, repeats: int) -> N
 
     timers = {"nve": run_nve, "langevin": run_lang, "custom_vv": run_custom, "force": run_force}
     rates = {k: [] for k in timers}
+    cpu = {k: [] for k in timers}
     for _ in range(repeats):
         for k, fn in timers.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
             rates[k].append(steps / (time.perf_counter() - t))
+            cpu[k].append((time.process_time() - c) / steps)
     alpha, nx, ny, nz = ocp.pme_parameters()
     from collop.sim.md.run import _pme_force_error
     err = _pme_force_error(ocp, cfg, threads)
@@ -95,14 +98,17 @@ def bench(name: str, n: int | None, threads: int, steps: int, repeats: int) -> N
           "of the RMS force")
     for k in timers:
         r = rates[k]
+        c = min(cpu[k])
         print(f"  {k:9s} {max(r):8.1f} steps/s best, {statistics.median(r):8.1f} median "
-              f"({', '.join(f'{x:.1f}' for x in r)})")
+              f"({', '.join(f'{x:.1f}' for x in r)}); CPU {1e3 * c:.1f} ms/step "
+              f"(all threads) -> {threads / c:.1f} steps/s on {threads} idle cores")
     nve = statistics.median(rates["nve"])
     print(f"  nve / custom_vv (median): {nve / statistics.median(rates['custom_vv']):.2f}")
     total = cfg.total_steps
+    idle = threads / min(cpu["nve"])
     print(f"  preset {name}: {total} steps ({len(cfg.runs)} runs x {cfg.n_frames - 1} dumps x "
           f"{cfg.steps_per_dump} steps + thermostat) -> {total / nve / 60:.1f} min at the median "
-          "nve rate")
+          f"nve rate, {total / idle / 60:.1f} min on {threads} idle cores (from the CPU time)")
     del base
     ocp.close()
 
