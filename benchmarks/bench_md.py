@@ -49,7 +49,6 @@ def _commit() -> str:
 
 def bench(name: str, n: int | None, threads: int, steps: int, repeats: int) -> None:
     import openmm as mm
-    from openmm import unit
 
     cfg = preset(name, **({"n": n} if n else {}))
     ocp = OCP(cfg.n, cfg.gamma, dt=cfg.dt, cutoff=cfg.cutoff, ewald_tolerance=cfg.ewald_tolerance,
@@ -109,7 +108,7 @@ def bench(name: str, n: int | None, threads: int, steps: int, repeats: int) -> N
     print(f"  preset {name}: {total} steps ({len(cfg.runs)} runs x {cfg.n_frames - 1} dumps x "
           f"{cfg.steps_per_dump} steps + thermostat) -> {total / nve / 60:.1f} min at the median "
           f"nve rate, {total / idle / 60:.1f} min on {threads} idle cores (from the CPU time)")
-    del base
+    base = None  # free the baseline context
     ocp.close()
 
 

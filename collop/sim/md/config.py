@@ -1,4 +1,4 @@
-"""The parameters of an MD data set: :class:`MDConfig` (the plasma, the numerics) and :class:`RunSpec` (one run)."""
+"""The parameters of an MD data set: :class:`MDConfig` (plasma and numerics), :class:`RunSpec` (one run)."""
 from __future__ import annotations
 
 import dataclasses

@@ -146,7 +146,7 @@ def _isotropic(speed, rng):
 
 
 def chi2(n, rng, sigma2=0.6):
-    """C2b: ``|v|^2 exp(-|v|^2 / (2 sigma2))``: ``|v|^2 / sigma2`` is chi-squared with 5 degrees of freedom."""
+    """C2b: ``|v|^2 exp(-|v|^2 / (2 sigma2))``; ``|v|^2 / sigma2`` is chi-squared, 5 degrees of freedom."""
     if not sigma2 > 0:
         raise MDError(f"chi2 sigma2 must be positive, got {sigma2!r}")
     return _isotropic(np.sqrt(sigma2 * rng.chisquare(5, n)), rng)

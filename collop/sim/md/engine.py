@@ -78,8 +78,8 @@ class OCP:
     """
 
     def __init__(self, n: int, gamma: float, *, dt: float, cutoff: float, ewald_tolerance: float,
-                 dt_thermostat: float | None = None, friction: float = 1.0, seed: int = 0, threads: int | None = None,
-                 deterministic: bool = True):
+                 dt_thermostat: float | None = None, friction: float = 1.0, seed: int = 0,
+                 threads: int | None = None, deterministic: bool = True):
         mm = _openmm()
         self.n, self.gamma, self.dt = int(n), float(gamma), float(dt)
         self.v_th = thermal_speed(gamma)

@@ -218,7 +218,8 @@ def _dataset(cfg: MDConfig, seed, v, kin, pot, seconds, threads, pme, pme_err) -
         "t_decorrelation": float(cfg.t_decorrelation),
         "dt_thermostat": float(cfg.dt_thermostat),
         "thermostat": f"Langevin (OpenMM LangevinMiddleIntegrator), friction {cfg.friction} omega_p",
-        "integrator": "velocity Verlet, NVE (OpenMM VerletIntegrator, leap-frog, velocities synchronised at the dumps)",
+        "integrator": "velocity Verlet, NVE (OpenMM VerletIntegrator, leap-frog, velocities "
+                      "synchronised at the dumps)",
         "electrostatics": "Coulomb by PME with a uniform neutralising background",
         "ewald_error_tolerance": float(cfg.ewald_tolerance),
         "pme_cutoff": float(cfg.cutoff),

@@ -65,7 +65,8 @@ from ...schema import CollopError
 
 __all__ = ["MDError", "coulomb_constant", "ion_mass", "temperature_kelvin", "thermal_speed",
            "box_length", "ocp_parameters", "build_system", "initial_positions", "plasma_energy",
-           "openmm_adds_plasma_energy", "energy_offset", "pme_parameters", "potential_energy", "kinetic_energy",
+           "openmm_adds_plasma_energy", "energy_offset", "pme_parameters", "potential_energy",
+           "kinetic_energy",
            "R_KJ"]
 
 R_KJ = 8.31446261815324e-3
