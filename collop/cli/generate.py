@@ -8,12 +8,12 @@ import time
 from ._common import (EXIT_OK, Parser, UsageError, names, out_file, positive_float, positive_int,
                       seed_type)
 
-__all__ = ["add_parser", "cmd_generate_langevin", "cmd_generate_pic"]
+__all__ = ["add_parser", "cmd_generate_langevin", "cmd_generate_pic", "cmd_generate_md"]
 
 
 def add_parser(sub, common) -> None:
     gen = sub.add_parser("generate", help="synthetic particle data")
-    gsub = gen.add_subparsers(dest="generator", metavar="{langevin,pic}", parser_class=Parser)
+    gsub = gen.add_subparsers(dest="generator", metavar="{langevin,pic,md}", parser_class=Parser)
     gsub.required = True
     lg = gsub.add_parser("langevin", parents=[common], help="particles under a known Fokker-Planck operator",
                          description="Particles evolved by collop.sim.langevin.default_truth().")
@@ -55,6 +55,23 @@ def add_parser(sub, common) -> None:
     pc.add_argument("--compress", type=int, default=None, choices=range(0, 10), metavar="0-9",
                     help="gzip level of v (default none)")
     pc.set_defaults(func=cmd_generate_pic)
+
+    md = gsub.add_parser("md", parents=[common], help="one-component-plasma molecular dynamics (OpenMM)",
+                         description="Equilibrate a one-component plasma at Gamma, replace the velocities "
+                                     "with each run's initial distribution, run NVE and dump every ion's "
+                                     "velocity (collop.sim.md). Units: time 1/omega_p, velocity v_th, "
+                                     "length the Wigner-Seitz radius a.")
+    md.add_argument("--preset", default="gamma2p3", choices=["gamma0p23", "gamma2p3", "tiny"],
+                    help="gamma0p23 (Gamma = 0.232), gamma2p3 (Gamma = 2.321) or tiny (tests)")
+    md.add_argument("--out", required=True, metavar="FILE.nc")
+    md.add_argument("--seed", type=seed_type, default=0, help="seed (0 to 2**32 - 1; default 0)")
+    md.add_argument("--n", type=positive_int, metavar="N", help="ions per run")
+    md.add_argument("--gamma", type=positive_float, help="coupling parameter Gamma")
+    md.add_argument("--dt", type=positive_float, help="time step (1/omega_p)")
+    md.add_argument("--dt-dump", type=positive_float, help="dump period (1/omega_p)")
+    md.add_argument("--t-production", type=positive_float, help="NVE run length (1/omega_p)")
+    md.add_argument("--t-equilibration", type=positive_float, help="thermostatted equilibration (1/omega_p)")
+    md.set_defaults(func=cmd_generate_md)
 
 
 def cmd_generate_langevin(args) -> int:
@@ -106,4 +123,19 @@ def cmd_generate_pic(args) -> int:
     if not args.quiet:
         print(f"pic {cfg.name}: {cfg.n_particles} particles x {cfg.n_frames} frames "
               f"({cfg.n_steps} steps) in {time.perf_counter() - t:.1f} s -> {out}")
+    return EXIT_OK
+
+
+def cmd_generate_md(args) -> int:
+    """``collop generate md``: run an MD preset (with overrides) and write its particles file."""
+    from ..sim.md import generate, preset
+
+    out = out_file(args.out)
+    cfg = preset(args.preset, n=args.n, gamma=args.gamma, dt=args.dt, dt_dump=args.dt_dump,
+                 t_production=args.t_production, t_equilibration=args.t_equilibration)
+    t = time.perf_counter()
+    ds = generate(cfg, out, seed=args.seed, progress=not args.quiet, threads=args.threads)
+    if not args.quiet:
+        print(f"md {cfg.name}: {ds.sizes['run']} runs x {ds.sizes['time']} frames x {ds.sizes['particle']} ions "
+              f"in {time.perf_counter() - t:.1f} s -> {out}")
     return EXIT_OK
