@@ -31,6 +31,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .discretisation import stencil_radius
+
 __all__ = ["FASTMATH", "set_kernel_threads", "stencil_forward", "stencil_backward", "abs_diff_sum",
            "abs_diff_grad", "stability_rates", "pad", "step_padded", "step_padded_adjoint",
            "abs_diff_sum_padded", "abs_diff_grad_padded"]
@@ -266,13 +268,6 @@ def _compiled(r: int) -> SimpleNamespace:
 
 # --- Python wrappers -------------------------------------------------------------------------
 
-def _radius(K: int) -> int:
-    r = (int(round(K ** 0.5)) - 1) // 2
-    if (2 * r + 1) ** 2 != K:
-        raise ValueError(f"a stencil has (2r+1)**2 columns, got {K}")
-    return r
-
-
 def _check(f_shape, W_shape, r: int, padded: bool) -> None:
     n, m = f_shape[-2:]
     if padded:
@@ -293,7 +288,7 @@ def stability_rates(W: np.ndarray) -> np.ndarray:
     :func:`collop.solvers.stable_substeps`.
     """
     out = np.empty((W.shape[0], 2), dtype=np.float64)
-    _compiled(_radius(W.shape[1])).stability_rates(np.ascontiguousarray(W), out)
+    _compiled(stencil_radius(W.shape[1])).stability_rates(np.ascontiguousarray(W), out)
     return out
 
 
@@ -323,7 +318,7 @@ def pad(a: np.ndarray, r: int = 1) -> np.ndarray:
 
 def step_padded(fp: np.ndarray, W: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
     """:func:`stencil_forward` on and to zero-padded arrays ``(S, P, N+2r, M+2r)`` (no copies)."""
-    r = _radius(W.shape[1])
+    r = stencil_radius(W.shape[1])
     _check(fp.shape, W.shape, r, padded=True)
     outp = np.empty_like(fp)
     _compiled(r).forward(fp, W, outp, _active(active, fp.shape[0]))
@@ -337,7 +332,7 @@ def step_padded_adjoint(fp: np.ndarray, Wp: np.ndarray, gp: np.ndarray, gW: np.n
     ``Wp`` is the stencil zero-padded like the states (``pad(W, r)``), ``gW``
     is not padded.
     """
-    r = _radius(Wp.shape[1])
+    r = stencil_radius(Wp.shape[1])
     _check(fp.shape, gW.shape, r, padded=True)
     if Wp.shape[-2:] != fp.shape[-2:] or gp.shape != fp.shape:
         raise ValueError("padded stencil, state and gradient shapes differ")
@@ -371,7 +366,7 @@ def stencil_forward(f: np.ndarray, W: np.ndarray, active: np.ndarray | None = No
 
     ``active`` (S,) bool, optional: groups where it is False are returned unchanged.
     """
-    r = _radius(W.shape[1])
+    r = stencil_radius(W.shape[1])
     _check(f.shape, W.shape, r, padded=False)
     out = step_padded(pad(f, r), W, active)
     return np.ascontiguousarray(out[..., r:out.shape[-2] - r, r:out.shape[-1] - r])
@@ -383,7 +378,7 @@ def stencil_backward(f: np.ndarray, W: np.ndarray, g: np.ndarray, gW: np.ndarray
 
     The gradient of ``W`` is added to ``gW`` when given (in place), else to zeros.
     """
-    r = _radius(W.shape[1])
+    r = stencil_radius(W.shape[1])
     _check(f.shape, W.shape, r, padded=False)
     gW = np.zeros_like(W) if gW is None else gW
     gfp = step_padded_adjoint(pad(f, r), pad(W, r), pad(g, r), gW, active)

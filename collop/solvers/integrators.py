@@ -49,7 +49,7 @@ class GridSolver:
         self.backend = backend
 
     def step(self, f: torch.Tensor, Wdt: torch.Tensor) -> torch.Tensor:  # pragma: no cover
-        """Advance ``f (S, P, N, M)`` by one sub-step; ``Wdt (S, K, N, M)`` is the stencil times the sub-step."""
+        """Advance ``f (S, P, N, M)`` by one sub-step; ``Wdt (S, K, N, M)``: stencil times the sub-step."""
         raise NotImplementedError
 
     def substeps(self, W: torch.Tensor, dt) -> np.ndarray:

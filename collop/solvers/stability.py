@@ -90,11 +90,12 @@ def stable_substeps(W: torch.Tensor, dt, *, safety: float = 0.9, max_substeps: i
       and ``m_2 = D / h^2`` (``D`` as in ``1/2 div div(D f)``), i.e.
       ``dt_sub <= D / A^2``. The demand is capped beyond a cell Peclet number
       ``|A| h / D = 10``: ``m_2`` is replaced by ``max(m_2, 0.1 |m_1|)``,
-      i.e. ``dt_sub <= h / (10 |A|)`` there. As ``D -> 0`` (e.g. early in training) no
-      sub-step count makes centred drift strictly stable, and the cap keeps
-      the growth per frame bounded. The rate ``m_1^2 / max(m_2, 0.1 |m_1|)``
+      i.e. ``dt_sub <= h / (10 |A|)`` there. As ``D -> 0`` (e.g. early in
+      training) no sub-step count makes centred drift strictly stable, and the
+      cap keeps the growth per frame bounded. The rate ``m_1^2 / max(m_2, 0.1 |m_1|)``
       is evaluated along ``vx`` (offsets ``a_k``) and along ``vy`` (offsets
-      ``b_k``) at every cell; Euler needs ``dt_sub * rate <= safety``.
+      ``b_k``) at every cell; Euler needs ``dt_sub * rate <= safety``. Long
+      waves oblique to the axes are not checked separately.
 
       Which columns enter the moments: for ``r = 1`` only the axis neighbours,
       ``m_1 = W_+ - W_-`` and ``m_2 = W_+ + W_-`` (columns 7/1 along ``vx``,

@@ -37,7 +37,7 @@ def stencil(op, grid, times, dtype=torch.float64):
 
 
 def euler_matrix(W: torch.Tensor) -> torch.Tensor:
-    """Dense matrix of one forward-Euler sub-step ``f -> f + W f`` (W already times dt), via the torch path."""
+    """Dense matrix of one Euler sub-step ``f -> f + W f`` (W already times dt), via the torch path."""
     n, m = W.shape[-2:]
     E = torch.eye(n * m, dtype=W.dtype).reshape(1, n * m, n, m)
     return stencil_apply(E, W, backend="torch").reshape(n * m, n * m).T   # column j = image of e_j

@@ -72,7 +72,8 @@ def test_operator_stencil_euler_step_gradcheck(model, symmetry):
     if model == "tensor":
         with torch.no_grad():
             op.field.values.copy_(torch.rand(op.field.values.shape, dtype=torch.float64, generator=gen))
-    net = _OneStep(op, grid, np.array([0.25]))   # between time nodes: the time interpolation is differentiated too
+    # between time nodes: the time interpolation is differentiated too
+    net = _OneStep(op, grid, np.array([0.25]))
     f0 = torch.rand(2, 9, 9, dtype=torch.float64, generator=gen)
     names = [n for n, _ in net.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for _, p in net.named_parameters())

@@ -27,7 +27,8 @@ def test_stencil_convention():
 
 
 def _random_stencil(r, n, m, seed):
-    return torch.randn((2 * r + 1) ** 2, n, m, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn((2 * r + 1) ** 2, n, m, dtype=torch.float64, generator=gen)
 
 
 def _inside(W):

@@ -114,7 +114,8 @@ def test_r1_rates_and_counts_are_todays_rule_on_hand_built_stencils():
     # neighbours (0, 0.2) give 0.04 / 0.2 = 0.2 and its corners (0.5 each) are ignored
     np.testing.assert_allclose(rates, [[8.0, 0.0], [11.0, 4 / 3], [2.1, 20.0], [4.4, 0.2]], rtol=1e-15)
     dt = torch.tensor([0.9, 0.9, 0.45, 9.0], dtype=torch.float64)
-    # n = ceil(max(dt G / (2 * 0.9), dt rate / 0.9)): 4, max(5.5, 1.33) -> 6, max(.5, 10) -> 10, max(22, 2) -> 22
+    # n = ceil(max(dt G / (2 * 0.9), dt rate / 0.9)):
+    #     4, max(5.5, 1.33) -> 6, max(0.5, 10) -> 10, max(22, 2) -> 22
     for backend in ("auto", "torch"):
         assert stable_substeps(W, dt, per_frame=True, backend=backend).tolist() == [4, 6, 10, 22]
 
@@ -127,7 +128,8 @@ def test_stable_substeps_kernel_matches_torch_reference(make_iso):
           for a, d, q in rng.uniform([-30, 0, 0], [30, 60, 60], (6, 3))]
     W = torch.cat(Ws)
     dt = torch.linspace(0.05, 0.2, 6, dtype=W.dtype)
-    for w in (W, torch.cat([embed(W[:3], 2), torch.stack([diffusive_stencil(21, 21, 2, s) for s in range(3)])])):
+    wide = torch.cat([embed(W[:3], 2), torch.stack([diffusive_stencil(21, 21, 2, s) for s in range(3)])])
+    for w in (W, wide):
         fused = stable_substeps(w, dt, per_frame=True, backend="numba")
         reference = stable_substeps(w, dt, per_frame=True, backend="torch")
         assert fused.tolist() == reference.tolist() and len(set(fused.tolist())) > 1
