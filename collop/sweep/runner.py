@@ -114,6 +114,27 @@ class _StopProbe:
         return self._set
 
 
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed memory for reuse in this worker process (Linux; no-op elsewhere).
+
+    dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
+    also freezes glibc's mmap threshold at 128 KiB: every array above it is
+    mapped and unmapped afresh, and a training spends as much CPU in the
+    kernel (page faults) as in its own work (measured: 4.4 s of 10.7 s CPU for
+    a training that takes 5.3 s in a plain process). Thresholds of 32 MiB
+    (mmap) and 64 MiB (trim) restore the plain process's cost.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 32 * 2**20)      # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 64 * 2**20)      # M_TRIM_THRESHOLD
+
+
 def _emit(topic: str | None, msg: dict) -> None:
     if topic is None:
         return
@@ -158,6 +179,7 @@ def _run_point(spec_dict: dict, topic: str | None = None, stop_name: str | None 
     from ..runs import run_owner
     from ..train import CheckpointError
 
+    _keep_freed_memory()
     spec = spec_from_dict(spec_dict)
     path = Path(spec.out)
     status, info = point_state(path)
