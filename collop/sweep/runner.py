@@ -647,6 +647,7 @@ def _drive(spec, points, folder: SweepFolder, client, where, retries, callback, 
             return
         e["status"] = "running"
         e["attempts"] = int(e.get("attempts", 0)) + 1
+        index["counts"] = _counts(entries)
         folder.write(index)
         event({"event": "point", "status": "started", "point": e["id"], "values": e["values"],
                "attempt": e["attempts"], "resumed": bool(msg.get("resumed")), "worker": msg.get("worker"),

@@ -25,6 +25,9 @@ _METRICS = ("rollout_mae", "rollout_mae_std", "rollout_l1_rel", "train_seconds",
 def read_sweep(path) -> dict:
     """The contents of a sweep folder's ``sweep.json`` (``path`` is the folder or the file).
 
+    A sweep whose ``status`` is ``running`` also gets ``alive``: whether a
+    live process still owns the folder (False: it was killed; rerun it).
+
     Raises
     ------
     CollopError
@@ -43,6 +46,10 @@ def read_sweep(path) -> dict:
         raise CollopError(f"{p}: cannot be read as a sweep index ({' '.join(str(exc).split())})") from None
     if not isinstance(d, dict) or not isinstance(d.get("points"), list):
         raise CollopError(f"{p}: not a sweep index (no points)")
+    if d.get("status") == "running":
+        from ..runs import run_owner
+
+        d["alive"] = run_owner(p.parent) is not None
     return d
 
 

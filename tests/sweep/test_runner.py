@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from collop.runs import RunFolder, list_runs, run_owner
-from collop.sweep import run_sweep, summarize, sweep_table
+from collop.sweep import read_sweep, run_sweep, summarize, sweep_table
 
 from .conftest import base_spec, read_json
 
@@ -171,6 +171,8 @@ def test_killing_a_worker_mid_point_redoes_only_that_point(client, sweep_files, 
         # past its first checkpoint (every 100 epochs), still running
         _wait(lambda: (run / "checkpoint.pt").exists() and _epochs(run) >= 150, what="a checkpoint")
         owner = run_owner(run)
+        live = read_sweep(out)
+        assert live["status"] == "running" and live["alive"] is True        # what the app sees meanwhile
         workers = set(client.run(os.getpid).values())
         assert owner is not None and owner["pid"] in workers          # a dask worker runs it
         done_before = {e["point"] for e in seen if e.get("event") == "point" and e["status"] == "finished"}

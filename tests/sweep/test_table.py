@@ -46,6 +46,13 @@ def test_table_and_summary(tmp_path):
         summarize(t, "options.nt")
 
 
+def test_a_running_sweep_without_its_process_is_not_alive(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({**_index(ROWS), "status": "running"}))
+    assert read_sweep(tmp_path)["alive"] is False          # nobody holds the folder's lock
+    (tmp_path / "sweep.json").write_text(json.dumps({**_index(ROWS), "status": "finished"}))
+    assert "alive" not in read_sweep(tmp_path)
+
+
 def test_unreadable_sweep_folders(tmp_path):
     with pytest.raises(CollopError, match="not a sweep folder"):
         read_sweep(tmp_path)
