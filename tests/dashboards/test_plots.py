@@ -1,71 +1,42 @@
-"""The figures are pure functions: check the data they carry."""
-import holoviews as hv
+"""The app's figure descriptions: the data, units, scales and colour ranges they carry."""
 import numpy as np
 import pytest
 import xarray as xr
 
-from collop.datasets import full_operator_dataset, isotropic_operator_dataset
-from collop.grid import VelocityGrid
+from collop.datasets import isotropic_operator_dataset
 from collop.moments import radial_distribution
+from collop.views import Units
 from dashboards import plots
+from dashboards.figures import Image, Line
 
 
-def test_f_image_orientation(fp_data):
+def test_f_plot_orientation_units_and_fixed_colour_range(fp_data):
     ds = fp_data.ds
-    img = plots.f_image(ds, "right", 3)                      # population centred at vx = +1.2, vy = 0
-    assert isinstance(img, hv.Image)
+    p = plots.f_plot(ds, "right", 3)                      # population centred at vx = +1.2, vy = 0
+    img = p.layers[0]
+    assert isinstance(img, Image) and img.color.cmap == "viridis"
     da = ds["f"].sel(population="right").isel(time=3)
-    for vx, vy in [(1.2, 0.0), (-2.0, 1.6), (0.4, -2.4)]:
-        want = float(da.sel(vx=vx, vy=vy, method="nearest"))
-        assert float(img[vx, vy]) == pytest.approx(want)
-    lay = plots.f_images(ds, ["right", "down"], 0)
-    assert len(lay) == 2
+    for ix, iy in [(15, 10), (3, 14), (11, 4)]:           # row iy (from the bottom), column ix
+        assert img.values[iy, ix] == pytest.approx(float(da.isel(vx=ix, vy=iy)))
+    u = Units.of(ds)
+    assert p.x.text == f"vx [{u.v}]" and img.color.text == f"f [{u.f}]"
+    # fixed over frames: 0 .. the population's largest value over all frames
+    assert (img.color.low, img.color.high) == (0.0, pytest.approx(float(ds["f"].sel(population="right").max())))
+    per = plots.f_plot(ds, "right", 3, fixed=False).layers[0].color
+    assert per.limits(img.values) == (pytest.approx(float(da.min())), pytest.approx(float(da.max())))
+    log = plots.f_plot(ds, "right", 3, log=True).layers[0].color
+    assert log.log and log.high / log.low == pytest.approx(1e4)
+    fig = plots.f_figure(ds, ["right", "down"], 0)
+    assert len(fig.plots) == 2 and fig.name == "f-plot"
 
 
-def test_live_f_image_matches_the_export(fp_data):
-    """The Data tab's Bokeh image holds the same f(vx, vy) as plots.f_image, and follows the frame."""
-    from dashboards.data_tab import FImage
-
-    ds = fp_data.ds
-    live = FImage(ds, "right", 3)
-    vx, vy = ds["vx"].values, ds["vy"].values
-    x0, y0, x1, y1 = plots.f_bounds(ds)
-    glyph = live.figure.renderers[0].glyph
-    assert (glyph.x, glyph.y, glyph.dw, glyph.dh) == pytest.approx((x0, y0, x1 - x0, y1 - y0))
-    img = plots.f_image(ds, "right", 3)
-    for ix, iy in [(15, 10), (3, 14), (11, 4)]:                 # row iy (from the bottom), column ix
-        assert float(live.source.data["image"][0][iy, ix]) == pytest.approx(float(img[vx[ix], vy[iy]]))
-    assert live.figure.title.text == img.label
-    live.show(7)
-    np.testing.assert_array_equal(live.source.data["image"][0],
-                                  ds["f"].sel(population="right").isel(time=7).transpose("vy", "vx").values)
-    assert "t = 0.7" in live.figure.title.text
-    assert live.mapper.high == pytest.approx(float(ds["f"].sel(population="right").isel(time=7).max()))
-
-
-def test_live_radial_view_matches_the_export(fp_data):
-    """The Data tab's Bokeh radial plot holds the curves of plots.radial_curves, and follows its inputs."""
-    from dashboards.data_tab import RadialView
-
-    ds = fp_data.ds
-    live = RadialView(ds, "centre", [9, 0, 9])
-    ov = plots.radial_curves(ds, "centre", [9, 0, 9])
-    data = live.source.data
-    assert list(data["label"]) == [c.label for c in ov.values()] == ["t = 0", "t = 0.9"]
-    for k, curve in enumerate(ov.values()):
-        np.testing.assert_allclose(data["xs"][k], curve.dimension_values("speed"))
-        np.testing.assert_allclose(data["ys"][k], curve.dimension_values("F"))
-    live.show("right", [3])
-    assert live.figure.title.text.startswith("right") and list(live.source.data["label"]) == ["t = 0.3"]
-    np.testing.assert_allclose(live.source.data["ys"][0], plots.radial_curves(ds, "right", [3]).values()[0]
-                               .dimension_values("F"))
-
-
-def test_radial_curves_overlay(fp_data):
-    ov = plots.radial_curves(fp_data.ds, "centre", [0, 9, 0])
-    assert isinstance(ov, hv.Overlay) and len(ov) == 2
+def test_radial_figure(fp_data):
+    fig = plots.radial_figure(fp_data.ds, "centre", [9, 0, 9])
+    lines = fig.plots[0].layers
+    assert [ln.label for ln in lines] == ["t = 0", "t = 0.9"]
     F = radial_distribution(fp_data.ds["f"].sel(population="centre").isel(time=9))
-    np.testing.assert_allclose(ov.values()[1].dimension_values("F"), F.values)
+    np.testing.assert_allclose(lines[1].y, F.values)
+    assert fig.plots[0].y.unit == Units.of(fp_data.ds).F
 
 
 def _iso_op(t=(0.0, 2.0)):
@@ -75,73 +46,77 @@ def _iso_op(t=(0.0, 2.0)):
                                       method="ps-tensor", velocity_units="u", time_units="s", source="test")
 
 
-def test_coefficient_curves_interpolate_in_time():
+def test_coefficient_curves_interpolate_in_time_with_units():
     op = _iso_op()
-    ov = plots.coefficient_curves(op, "A_par", [0.0, 1.0, 5.0])
-    a = [c.dimension_values("A_par") for c in ov]
+    u = Units.of(op)
+    fig = plots.coefficient_figure(plots.coefficient_view(op), [0.0, 1.0, 5.0], u)
+    a = [ln.y for ln in fig.plots[0].layers]
     sp = op["speed"].values
     np.testing.assert_allclose(a[0], -0.1 * sp)
     np.testing.assert_allclose(a[1], -0.2 * sp)           # halfway
     np.testing.assert_allclose(a[2], -0.3 * sp)           # clamped at the last time
-    empty = plots.coefficient_curves(None, "D_par", [0.0, 1.0])
-    assert len(empty) == 2 and all(len(c) == 0 for c in empty)
+    assert [p.y.text for p in fig.plots] == ["A∥ [u/s]", "D∥ [u²/s]", "D⊥ [u²/s]"]
+    empty = plots.coefficient_figure(None, [0.0, 1.0], u)
+    assert all(len(ln.x) == 0 for p in empty.plots for ln in p.layers)
 
 
-def test_isotropic_view_of_a_full_operator():
-    grid = VelocityGrid.regular(31, 3.0)
-    VX, VY = grid.mesh()
-    s = np.hypot(VX, VY)
-    ux, uy = np.divide(VX, s, out=np.ones_like(s), where=s > 0), np.divide(VY, s, out=np.zeros_like(s), where=s > 0)
-    a_par, d_par, d_perp = -0.5 * s, 1.0 + 0.1 * s, 0.4 + 0 * s
-    A = np.stack([a_par * ux, a_par * uy])[None]
-    D = np.stack([np.stack([d_par * ux * ux + d_perp * uy * uy, (d_par - d_perp) * ux * uy]),
-                  np.stack([(d_par - d_perp) * ux * uy, d_par * uy * uy + d_perp * ux * ux])])[None]
-    op = full_operator_dataset([0.0], grid.vx, grid.vy, A, D, method="ps-tensor", velocity_units="u",
-                               time_units="s", source="test")
-    iso = plots.isotropic_view(op)
-    sp = iso["speed"].values
-    inner = (sp > 0.3) & (sp < 2.5)
-    np.testing.assert_allclose(iso["D_perp"].values[0], 0.4, atol=1e-9)
-    np.testing.assert_allclose(iso["A_par"].values[0][inner], -0.5 * sp[inner], rtol=0.08)
-    np.testing.assert_allclose(iso["D_par"].values[0][inner], 1 + 0.1 * sp[inner], rtol=0.02)
+def test_coefficients_blank_outside_the_particle_support(fp_data):
+    op = _iso_op()
+    f = fp_data.ds["f"].isel(population=[0])
+    view = plots.coefficient_view(op, f.where(np.hypot(f["vx"], f["vy"]) < 1.0, 0.0))
+    d = plots.coefficient_figure(view, [0.0], Units()).plots[1].layers[0]
+    assert np.isnan(d.y[d.x > 2.0]).all() and np.isfinite(d.y[d.x < 0.5]).all()
 
 
-def test_coefficient_compare_one_curve_per_operator():
-    ops = {"truth": _iso_op().assign_attrs(method="truth"), "run": _iso_op()}
-    ov = plots.coefficient_compare(ops, "D_perp", 2.0)
-    assert [c.label for c in ov] == ["truth", "run"]
-    np.testing.assert_allclose(ov.values()[1].dimension_values("D_perp"), 0.2)
+def test_compare_figure_one_curve_per_operator():
+    truth = _iso_op().assign_attrs(method="truth")
+    views = {"truth": plots.coefficient_view(truth), "run": plots.coefficient_view(_iso_op())}
+    views["truth"].attrs["method"] = "truth"
+    fig = plots.compare_figure(views, 2.0, Units("u", "s"))
+    lines = fig.plots[2].layers
+    assert [ln.label for ln in lines] == ["truth", "run"]
+    assert lines[0].dash == "dashed" and lines[0].color == "black" and lines[1].dash == "solid"
+    np.testing.assert_allclose(lines[1].y, 0.2)
 
 
-def test_normalised_difference_uses_each_frames_peak():
-    coords = {"time": [0.0, 1.0], "vx": [0.0, 1.0], "vy": [0.0, 1.0]}
-    f = xr.DataArray([[[1.0, 2.0], [0.0, 0.0]], [[4.0, 0.0], [0.0, 8.0]]], dims=("time", "vx", "vy"), coords=coords)
-    f_hat = f + xr.DataArray([[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [-4.0, 0.0]]], dims=f.dims, coords=coords)
-    d = plots.normalised_difference(f_hat, f)
-    assert float(d[0, 0, 0]) == pytest.approx(0.5)       # 1 / peak 2
-    assert float(d[1, 1, 0]) == pytest.approx(-0.5)      # -4 / peak 8
-    lay = plots.rollout_triptych(f, f_hat, 1)
-    imgs = list(lay)
-    assert len(imgs) == 3 and all(isinstance(i, hv.Image) for i in imgs)
-    assert float(imgs[2][1.0, 0.0]) == pytest.approx(-0.5)   # at vx=1, vy=0 (keys in (vx, vy) order)
-    assert float(imgs[2][0.0, 1.0]) == pytest.approx(0.0)
-    assert float(imgs[1][1.0, 1.0]) == pytest.approx(8.0)
-
-
-def test_loss_curve_and_summary():
+def test_loss_figure_is_log():
     import pandas as pd
 
-    c = plots.loss_curve(pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "stage": [0, 0]}))
-    np.testing.assert_allclose(c.dimension_values("loss"), [1.0, 0.5])
-    assert len(plots.loss_curve(None)) == 0
-    runs = [{"status": "finished", "method": "ps-tensor", "metrics": {"per_population": {"a": 1.0, "b": 3.0}}},
-            {"status": "finished", "method": "ps-tensor", "metrics": {"per_population": {"a": 2.0}}},
-            {"status": "finished", "method": "tracks", "metrics": {"per_population": {"a": 0.5}}},
-            {"status": "failed", "method": "ps-nn", "metrics": {}},
-            {"status": "running", "method": "ps-nn", "metrics": {"per_population": {"a": 9.0}}}]
-    df = plots.summary_frame(runs)
-    assert list(df["method"]) == ["ps-tensor", "tracks"]
-    row = df.iloc[0]
-    assert row["rollout MAE"] == pytest.approx(2.0) and row["std"] == pytest.approx(np.std([1, 3, 2]))
-    assert row["runs"] == 2 and row["populations"] == 3
-    assert isinstance(plots.summary_table(df), hv.Table)
+    fig = plots.loss_figure(pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "stage": [0, 0]}))
+    p = fig.plots[0]
+    assert p.y.log and "dimensionless" in p.y.text
+    np.testing.assert_allclose(p.layers[0].y, [1.0, 0.5])
+    assert len(plots.loss_figure(None).plots[0].layers[0].x) == 0
+
+
+def _pair():
+    coords = {"time": [0.0, 1.0], "vx": [0.0, 1.0, 2.0], "vy": [0.0, 1.0, 2.0]}
+    f = xr.DataArray(np.random.default_rng(0).random((2, 3, 3)) + 0.1, dims=("time", "vx", "vy"), coords=coords)
+    return f, f * 1.1
+
+
+def test_rollout_figure_shares_f_scale_and_centres_the_difference():
+    f, f_hat = _pair()
+    fig = plots.rollout_figure(f, f_hat, 1, Units("u", "s"), title="run")
+    data, roll, diff = (p.layers[0] for p in fig.plots)
+    assert data.color.low == roll.color.low == 0.0
+    assert data.color.high == roll.color.high == pytest.approx(float(max(f.max(), f_hat.max())))
+    d = (f_hat - f) / f.max(("vx", "vy"))
+    lim = float(abs(d).max())
+    assert diff.color.cmap == "RdBu_r" and (diff.color.low, diff.color.high) == (pytest.approx(-lim), pytest.approx(lim))
+    np.testing.assert_allclose(diff.values, d.isel(time=1).transpose("vy", "vx").values, rtol=1e-6)
+
+
+def test_fig3_and_error_against_time():
+    f, f_hat = _pair()
+    fig = plots.fig3_figure(f, {"a": f_hat, "b": f * 0.9}, [0, 1], Units("u", "s"), population="p")
+    assert fig.ncols == 2 and len(fig.plots) == 2 + 2 * 2 * 2            # data row, then per run two rows
+    assert fig.plots[0].title.startswith("data:") and fig.plots[2].title.startswith("a:")
+    assert all(p.layers[0].color.cmap == "RdBu_r" for p in fig.plots[4:6])
+    from collop.views import rollout_error_by_time
+
+    e = rollout_error_by_time(f_hat.expand_dims(population=["p", "q"]), f.expand_dims(population=["p", "q"]))
+    fig = plots.error_time_figure({"a": e}, Units("u", "s"))
+    line = fig.plots[0].layers[0]
+    assert isinstance(line, Line) and list(line.x) == [1.0] and line.band is not None
+    assert fig.plots[0].x.text == "t [s]" and "dimensionless" in fig.plots[0].y.text
