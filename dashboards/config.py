@@ -15,6 +15,13 @@ Sources, first wins for duplicate folders:
    ``run.json`` so it is never listed as a run).
 
 Runs live under ``--runs DIR`` / ``COLLOP_RUNS`` (default ``runs/``).
+
+Two settings guard the server:
+
+- ``--allow-remote`` / ``COLLOP_ALLOW_REMOTE=1``: accept sessions from other
+  machines (default: only from this machine, see :mod:`dashboards.access`);
+- ``--max-upload-mb N`` / ``COLLOP_MAX_UPLOAD_MB`` (default 100): the largest
+  file the page accepts as an upload.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-__all__ = ["Config", "PathError", "REPO_ROOT", "SHIPPED_DATA", "DATA_SUFFIXES"]
+__all__ = ["Config", "PathError", "REPO_ROOT", "SHIPPED_DATA", "DATA_SUFFIXES", "MAX_UPLOAD_MB", "truthy"]
 
 #: The repository (the folder holding ``app.py``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +40,15 @@ SHIPPED_DATA = REPO_ROOT / "data"
 #: File endings offered as datasets.
 DATA_SUFFIXES = (".nc", ".h5", ".hdf5", ".nc4")
 
+#: Default upload limit in MB (decimal megabytes, 10**6 bytes).
+MAX_UPLOAD_MB = 100.0
+
 _KEY_OK = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def truthy(value) -> bool:
+    """Whether an environment variable's value means yes (``1``, ``true``, ``yes``, ``on``)."""
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class PathError(ValueError):
@@ -60,39 +75,60 @@ class Config:
         Folder where uploaded files are saved (also a data root, key ``uploads``).
     runs : Path
         Folder of run folders.
+    allow_remote : bool
+        Accept sessions from clients on other machines.
+    max_upload_mb : float
+        Largest upload accepted, in MB (10**6 bytes).
     """
 
     data_roots: dict[str, Path] = field(default_factory=dict)
     uploads: Path = Path("uploads")
     runs: Path = Path("runs")
+    allow_remote: bool = False
+    max_upload_mb: float = MAX_UPLOAD_MB
 
     # -- construction -------------------------------------------------------
     @classmethod
     def from_args(cls, argv=None, environ=None) -> "Config":
-        """Build from command-line arguments (``--data-root``, ``--runs``, ``--uploads``) and env.
+        """Build from command-line arguments and the environment.
 
         Parameters
         ----------
         argv : list of str, optional
-            Arguments after ``--args`` of ``panel serve`` (unknown ones are ignored).
+            Arguments after ``--args`` of ``panel serve`` (unknown ones are
+            ignored): ``--data-root DIR`` (repeatable), ``--runs DIR``,
+            ``--uploads DIR``, ``--allow-remote``, ``--max-upload-mb N``.
         environ : mapping, optional
             Environment (default ``os.environ``): ``COLLOP_DATA_ROOTS``,
-            ``COLLOP_RUNS``, ``COLLOP_UPLOADS``.
+            ``COLLOP_RUNS``, ``COLLOP_UPLOADS``, ``COLLOP_ALLOW_REMOTE``,
+            ``COLLOP_MAX_UPLOAD_MB``.
         """
         env = os.environ if environ is None else environ
         p = argparse.ArgumentParser(add_help=False)
         p.add_argument("--data-root", action="append", default=[])
         p.add_argument("--runs", default=None)
         p.add_argument("--uploads", default=None)
+        p.add_argument("--allow-remote", action="store_true")
+        p.add_argument("--max-upload-mb", default=None)
         args, _ = p.parse_known_args(list(argv or []))
         roots = [SHIPPED_DATA] + [Path(r) for r in args.data_root]
         roots += [Path(r) for r in env.get("COLLOP_DATA_ROOTS", "").split(os.pathsep) if r.strip()]
         runs = Path(args.runs or env.get("COLLOP_RUNS") or "runs").absolute()
         uploads = Path(args.uploads or env.get("COLLOP_UPLOADS") or runs / "uploads").absolute()
-        return cls.build(roots, runs=runs, uploads=uploads)
+        raw = args.max_upload_mb if args.max_upload_mb is not None else env.get("COLLOP_MAX_UPLOAD_MB")
+        try:
+            limit = float(raw) if raw not in (None, "") else MAX_UPLOAD_MB
+        except ValueError:
+            raise ValueError(f"--max-upload-mb / COLLOP_MAX_UPLOAD_MB: {raw!r} is not a number") from None
+        if not limit > 0:
+            raise ValueError(f"--max-upload-mb / COLLOP_MAX_UPLOAD_MB: must be positive, got {raw!r}")
+        return cls.build(roots, runs=runs, uploads=uploads,
+                         allow_remote=args.allow_remote or truthy(env.get("COLLOP_ALLOW_REMOTE")),
+                         max_upload_mb=limit)
 
     @classmethod
-    def build(cls, roots, *, runs, uploads) -> "Config":
+    def build(cls, roots, *, runs, uploads, allow_remote: bool = False,
+              max_upload_mb: float = MAX_UPLOAD_MB) -> "Config":
         """A config from a list of data folders (keys: ``data`` for the first, else folder names)."""
         data_roots: dict[str, Path] = {}
         seen: set[Path] = set()
@@ -106,7 +142,12 @@ class Config:
             key = "data" if i == 0 and "data" not in data_roots else _key_for(r, set(data_roots) | {"uploads"})
             data_roots[key] = r
         data_roots["uploads"] = uploads
-        return cls(data_roots=data_roots, uploads=uploads, runs=Path(runs).absolute())
+        return cls(data_roots=data_roots, uploads=uploads, runs=Path(runs).absolute(), allow_remote=allow_remote,
+                   max_upload_mb=float(max_upload_mb))
+
+    def public_roots(self) -> dict[str, Path]:
+        """Folders whose paths the page may name (as ``key:relative``): the data roots and the runs folder."""
+        return {**self.data_roots, "runs": self.runs}
 
     # -- names <-> paths ----------------------------------------------------
     def resolve(self, name: str) -> Path:

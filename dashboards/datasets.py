@@ -15,18 +15,13 @@ from collop.io import open_dataset
 from collop.schema import CollopError
 
 from .config import Config, PathError
+from .text import one_line
 
 __all__ = ["DatasetError", "one_line", "sniff_kind", "load", "dataset_options", "partner_file"]
 
 
 class DatasetError(ValueError):
     """A dataset the app cannot use; the message is one readable line."""
-
-
-def one_line(exc) -> str:
-    """A message on one line (no traceback), at most 300 characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _stamp(path) -> tuple[str, int, int]:
@@ -71,7 +66,9 @@ def load(path, kind: str = "phasespace") -> xr.Dataset:
         return _load(_stamp(path), kind)
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
-    except (CollopError, OSError, ValueError) as exc:
+    except OSError as exc:
+        raise DatasetError(f"{path}: {exc.strerror or one_line(exc)}") from None
+    except (CollopError, ValueError) as exc:
         raise DatasetError(one_line(exc)) from None
 
 

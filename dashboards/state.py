@@ -3,20 +3,24 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import param
 
-from collop.io import atomic_path, open_dataset
+from collop.io import open_dataset
 
-from .config import Config, PathError
-from .datasets import DatasetError, dataset_options, load, one_line, partner_file
+from .config import DATA_SUFFIXES, Config, PathError
+from .datasets import DatasetError, dataset_options, load, partner_file
 from .jobs import JobManager
 from .runstore import list_all, same_file
+from .text import public_message, shorten
 
 __all__ = ["AppState"]
 
 _UPLOAD_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+#: Longest dataset name (``root:relative/path``) accepted from the page.
+MAX_NAME = 1024
 
 
 class AppState(param.Parameterized):
@@ -40,6 +44,7 @@ class AppState(param.Parameterized):
     particles_path = param.Parameter(default=None, doc="its particles partner file, if any")
     truth_path = param.Parameter(default=None, doc="its true-operator partner file, if any")
     error = param.String(default="", doc="one-line reason the chosen dataset cannot be used")
+    notice = param.String(default="", doc="one-line note about the last upload (e.g. a name that was taken)")
 
     runs = param.List(default=[], doc="every run on disk (list_all)")
     current_run = param.String(default="", doc="id of the run the Fokker-Planck tab follows")
@@ -61,14 +66,22 @@ class AppState(param.Parameterized):
         names = list(self.dataset_options.values())
         return "data:langevin.nc" if "data:langevin.nc" in names else (names[0] if names else "")
 
+    def public(self, exc) -> str:
+        """An error message for the page: one line, no server paths outside the data roots."""
+        return public_message(exc, self.config.public_roots())
+
     def select(self, name: str) -> bool:
-        """Choose a dataset by name; on failure ``error`` holds a one-line message."""
+        """Choose a dataset by name; on failure ``error`` holds a one-line message (no server paths)."""
         try:
+            if not isinstance(name, str) or len(name) > MAX_NAME:
+                raise PathError(f"{shorten(str(name), 60)!r}: a dataset name of {len(str(name))} characters is "
+                                f"too long (at most {MAX_NAME})")
             path = self.config.resolve(name)
             ds = load(path, "phasespace")
-        except (PathError, DatasetError) as exc:
+        except (PathError, DatasetError, OSError) as exc:
+            msg = self.public(exc)
             with param.parameterized.batch_call_watchers(self):
-                self.error = one_line(exc)
+                self.error = msg
                 self.dataset = None
                 self.dataset_path = None
                 self.particles_path = self.truth_path = None
@@ -83,32 +96,69 @@ class AppState(param.Parameterized):
             self.dataset_name = name
         return True
 
-    def upload(self, filename: str, data: bytes) -> bool:
-        """Save an uploaded file into the uploads folder (atomically, only if it validates) and choose it.
+    @staticmethod
+    def upload_name(filename: str) -> str:
+        """The name an uploaded file is saved under: letters, digits, ``_.-`` and a data file ending."""
+        stem = _UPLOAD_NAME.sub("_", Path(str(filename)).name).lstrip("._") or "upload.nc"
+        if not stem.lower().endswith(DATA_SUFFIXES):
+            stem += ".nc"
+        return stem
+
+    def upload_file(self, filename: str, tmp) -> bool:
+        """Keep an uploaded file (already on disk at ``tmp``) if it is a valid phase-space file, and choose it.
+
+        The file is checked before it gets its name. An existing upload is
+        never replaced: a second file with the same name is kept as
+        ``<stem>-2.nc`` (``-3``, ...) and :attr:`notice` says so. ``tmp`` is
+        left for the caller to remove.
 
         Returns
         -------
         bool
             Whether the file was accepted; otherwise ``error`` says why.
         """
-        stem = _UPLOAD_NAME.sub("_", Path(str(filename)).name).lstrip("._") or "upload.nc"
-        if not stem.lower().endswith((".nc", ".h5", ".hdf5", ".nc4")):
-            stem += ".nc"
+        name = self.upload_name(filename)
         up = Path(self.config.uploads)
         up.mkdir(parents=True, exist_ok=True)
         try:
-            with atomic_path(up / stem) as tmp:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                try:
-                    open_dataset(tmp, "phasespace").close()
-                except Exception as exc:
-                    raise DatasetError(one_line(str(exc).replace(str(tmp), stem))) from None
-        except (DatasetError, OSError) as exc:
-            self.error = f"upload {stem}: {one_line(exc)}" if not str(exc).startswith(stem) else one_line(exc)
+            open_dataset(tmp, "phasespace").close()
+        except Exception as exc:  # any reader error: one line naming the upload, never the temporary file
+            text = str(exc).replace(str(tmp), name).replace(Path(tmp).name, name)
+            msg = self.public(text)
+            self.error = msg if msg.startswith(name) else f"upload {name}: {msg}"
             return False
+        stem, suffix = Path(name).stem, Path(name).suffix
+        target, k = up / name, 1
+        while True:
+            try:
+                os.link(tmp, target)          # fails if the name is taken: never overwrites
+                break
+            except FileExistsError:
+                k += 1
+                target = up / f"{stem}-{k}{suffix}"
+            except OSError as exc:
+                self.error = f"upload {name}: {self.public(exc)}"
+                return False
+        self.notice = "" if k == 1 else f"An upload named {name} exists already: this file was saved as {target.name}."
         self.refresh_datasets()
-        return self.select(f"uploads:{stem}")
+        return self.select(f"uploads:{target.name}")
+
+    def upload(self, filename: str, data: bytes) -> bool:
+        """:meth:`upload_file` of bytes in memory (written to a temporary file in the uploads folder first)."""
+        up = Path(self.config.uploads)
+        tmp = None
+        try:
+            up.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=up)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return self.upload_file(filename, tmp)
+        except OSError as exc:
+            self.error = f"upload {self.upload_name(filename)}: {self.public(exc)}"
+            return False
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
 
     # -- runs ---------------------------------------------------------------------
     def _signature(self):

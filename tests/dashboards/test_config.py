@@ -60,3 +60,17 @@ def test_symlinks_escaping_a_root_are_refused_and_not_listed(config, roots, tiny
     assert "data2:inner.nc" in names and "data2:tiny.nc" in names
     assert not any("secret" in n or "link.nc" in n for n in names)
     assert {"data:langevin.nc", "data:langevin_truth.nc"} <= set(names)
+
+
+def test_server_settings(tmp_path):
+    cfg = Config.from_args(["--runs", str(tmp_path)], environ={})
+    assert cfg.allow_remote is False and cfg.max_upload_mb == 100.0
+    cfg = Config.from_args(["--allow-remote", "--max-upload-mb", "250"], environ={})
+    assert cfg.allow_remote and cfg.max_upload_mb == 250.0
+    cfg = Config.from_args([], environ={"COLLOP_ALLOW_REMOTE": "yes", "COLLOP_MAX_UPLOAD_MB": "0.5"})
+    assert cfg.allow_remote and cfg.max_upload_mb == 0.5
+    assert not Config.from_args([], environ={"COLLOP_ALLOW_REMOTE": "0"}).allow_remote
+    for bad in ("lots", "-1", "0"):
+        with pytest.raises(ValueError, match="max-upload-mb"):
+            Config.from_args(["--max-upload-mb", bad], environ={})
+    assert set(cfg.public_roots()) == {"data", "uploads", "runs"}
