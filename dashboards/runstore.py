@@ -1,7 +1,9 @@
-"""The runs folder as the app sees it: list, resolve, rename, delete, read operators.
+"""The runs folder as the app sees it: list, resolve, rename, delete (to a trash folder), read operators.
 
 Everything is read from disk on demand, so every session (a reload, a second
-tab, the command line) sees the same runs.
+tab, the command line) sees the same runs. Deleting a run moves its folder
+into ``<runs>/.trash/`` (restorable, listed by :func:`list_trash`) until the
+trash is emptied with :func:`empty_trash`.
 """
 from __future__ import annotations
 
@@ -20,11 +22,16 @@ from collop.runs import RunFolder, _pid_alive, list_runs, to_json
 
 from .config import Config, PathError
 
-__all__ = ["RunError", "list_all", "run_dir", "run_pid", "rename_run", "delete_run", "load_operator",
-           "snapshot_operator", "is_active", "same_file", "progress_of"]
+__all__ = ["RunError", "list_all", "run_dir", "run_pid", "rename_run", "delete_run", "restore_run", "list_trash",
+           "empty_trash", "load_operator", "snapshot_operator", "is_active", "same_file", "progress_of",
+           "RESERVED", "TRASH"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 ACTIVE = ("running", "starting")
+#: The trash folder inside the runs folder (hidden: never listed as a run).
+TRASH = ".trash"
+#: Names a run may not take: folders the app keeps in the runs folder.
+RESERVED = frozenset({"uploads", "trash", "snapshots"})
 
 
 class RunError(ValueError):
@@ -33,8 +40,10 @@ class RunError(ValueError):
 
 def run_dir(root, run_id: str) -> Path:
     """The folder of run ``run_id`` under ``root`` (a plain name; nothing outside ``root``)."""
-    if not isinstance(run_id, str) or not _NAME.match(run_id):
-        raise RunError(f"{run_id!r}: not a run name (letters, digits, '_', '-', '.')")
+    if not isinstance(run_id, str) or not _NAME.fullmatch(run_id):
+        shown = run_id if not isinstance(run_id, str) or len(run_id) <= 60 else run_id[:57] + "..."
+        raise RunError(f"{shown!r}: not a run name (1 to 100 letters, digits, '_', '-', '.'; "
+                       "starting with a letter or digit)")
     try:
         return Config.resolve_in(root, run_id)
     except PathError as exc:
@@ -104,9 +113,18 @@ def _info(root, run_id) -> dict:
     raise RunError(f"{run_id}: no such run")
 
 
-def rename_run(root, old: str, new: str) -> str:
-    """Rename a run folder (not while it runs); returns the new id."""
+def rename_run(root, old: str, new: str, reserved=()) -> str:
+    """Rename a run folder (not while it runs); returns the new id.
+
+    Parameters
+    ----------
+    reserved : iterable of str
+        More names that are not allowed (besides :data:`RESERVED`), e.g. the
+        uploads folder's name when it lies in the runs folder.
+    """
     src, dst = run_dir(root, old), run_dir(root, new)
+    if new.lower() in RESERVED | {str(r).lower() for r in reserved}:
+        raise RunError(f"{new!r}: reserved for the app's own folders; choose another name")
     info = _info(root, old)
     if is_active(info):
         raise RunError(f"{old}: is {info['status']}; stop it before renaming")
@@ -124,13 +142,53 @@ def rename_run(root, old: str, new: str) -> str:
     return new
 
 
-def delete_run(root, run_id: str) -> None:
-    """Delete a run folder (not while it runs)."""
+def delete_run(root, run_id: str) -> str:
+    """Move a run folder into the trash (not while it runs); returns its name in the trash.
+
+    The run can be brought back with :func:`restore_run` until
+    :func:`empty_trash` removes it for good.
+    """
     d = run_dir(root, run_id)
     info = _info(root, run_id)
     if is_active(info):
         raise RunError(f"{run_id}: is {info['status']}; stop it before deleting")
-    shutil.rmtree(d)
+    trash = Path(root) / TRASH
+    trash.mkdir(exist_ok=True)
+    name, k = run_id, 1
+    while (trash / name).exists():
+        k += 1
+        name = f"{run_id}.{k}"
+    os.rename(d, trash / name)
+    return name
+
+
+def list_trash(root) -> list[str]:
+    """Names of the runs in the trash, oldest deletion first."""
+    trash = Path(root) / TRASH
+    if not trash.is_dir():
+        return []
+    return [p.name for p in sorted(trash.iterdir(), key=lambda p: p.stat().st_mtime) if p.is_dir()]
+
+
+def restore_run(root, name: str) -> str:
+    """Move a run from the trash back into the runs folder; returns its id (``-restored`` added if taken)."""
+    src = run_dir(Path(root) / TRASH, name)
+    if not src.is_dir():
+        raise RunError(f"{name}: not in the trash")
+    base = re.sub(r"\.\d+$", "", name)
+    candidates = (base if k == 0 else f"{base}-restored" if k == 1 else f"{base}-restored-{k}" for k in range(1000))
+    new = next(c for c in candidates if not (Path(root) / c).exists())
+    os.rename(src, run_dir(root, new))
+    return new
+
+
+def empty_trash(root) -> int:
+    """Delete every run in the trash for good; returns how many."""
+    trash = Path(root) / TRASH
+    names = list_trash(root)
+    for n in names:
+        shutil.rmtree(trash / n)
+    return len(names)
 
 
 def _stamp(path):

@@ -1,6 +1,5 @@
 """The runs folder: listing (incl. starting and dead runs), rename, delete, safety."""
 import json
-import os
 import subprocess
 import sys
 
@@ -66,3 +65,35 @@ def test_active_runs_are_protected_and_dead_ones_reported(tmp_path):
     assert run_pid(tmp_path, "live") is None
     delete_run(tmp_path, "live")
     assert not (tmp_path / "live").exists()
+
+
+def test_names_end_at_the_end_and_reserved_names_are_refused(tmp_path):
+    _run(tmp_path, "a")
+    for bad in ("b\n", "b\r\n", "x" * 101):
+        with pytest.raises(RunError, match="not a run name"):
+            rename_run(tmp_path, "a", bad)
+    for bad in ("uploads", "Uploads", "trash", "snapshots"):
+        with pytest.raises(RunError, match="reserved"):
+            rename_run(tmp_path, "a", bad)
+    with pytest.raises(RunError, match="reserved"):
+        rename_run(tmp_path, "a", "my-uploads", reserved=["my-uploads"])
+    assert [r["id"] for r in list_all(tmp_path)] == ["a"]
+
+
+def test_delete_moves_to_the_trash_restore_and_empty(tmp_path):
+    from dashboards.runstore import TRASH, empty_trash, list_trash, restore_run
+
+    _run(tmp_path, "a")
+    assert delete_run(tmp_path, "a") == "a"
+    assert list_all(tmp_path) == [] and (tmp_path / TRASH / "a" / "run.json").is_file()
+    assert list_trash(tmp_path) == ["a"]
+    _run(tmp_path, "a")                                   # a new run of the same name, deleted too
+    assert delete_run(tmp_path, "a") == "a.2"
+    assert sorted(list_trash(tmp_path)) == ["a", "a.2"]
+    assert restore_run(tmp_path, "a.2") == "a"
+    assert restore_run(tmp_path, "a") == "a-restored"     # the name is taken: restored beside it
+    assert sorted(r["id"] for r in list_all(tmp_path)) == ["a", "a-restored"]
+    delete_run(tmp_path, "a")
+    assert empty_trash(tmp_path) == 1 and list_trash(tmp_path) == [] and not (tmp_path / TRASH / "a").exists()
+    with pytest.raises(RunError, match="not in the trash"):
+        restore_run(tmp_path, "zzz")
