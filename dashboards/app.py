@@ -7,11 +7,14 @@ import sys
 import panel as pn
 import param
 
-from .base import alert, set_alert
+from .access import refusal
+from .base import alert, defer, set_alert, spinner
 from .config import Config
 from .jobs import get_manager
 from .state import AppState
 from .tabs import TABS
+from .text import md
+from .upload import ChunkedUpload, format_mb
 
 __all__ = ["App"]
 
@@ -66,7 +69,8 @@ class App(pn.viewable.Viewer):
     Parameters
     ----------
     config : Config, optional
-        Data roots and runs folder (default: from ``sys.argv`` and the environment).
+        Data roots, runs folder and server settings (default: from
+        ``sys.argv`` and the environment).
     dataset : str, optional
         Name (``root:relative``) of the dataset to open first (default: the
         page's ``?dataset=`` query argument, else ``data:langevin.nc``).
@@ -75,6 +79,13 @@ class App(pn.viewable.Viewer):
     warm : bool
         Keep a warm training worker waiting once the Fokker-Planck tab is shown
         (see :mod:`dashboards.jobs`).
+
+    Notes
+    -----
+    Under ``panel serve``, a session from a client that is not on this
+    machine is refused (see :mod:`dashboards.access`) unless the server was
+    started with ``--args --allow-remote`` or ``COLLOP_ALLOW_REMOTE=1``: the
+    app then builds nothing but a one-sentence page.
 
     Examples
     --------
@@ -87,6 +98,10 @@ class App(pn.viewable.Viewer):
     def __init__(self, config: Config | None = None, dataset: str | None = None, tabs=None, warm: bool = True,
                  **params):
         config = config or Config.from_args(sys.argv[1:])
+        self.refused = refusal(pn.state.curdoc, config.allow_remote)
+        if self.refused:
+            super().__init__(**params)         # no state, no widgets, no jobs: nothing to act on
+            return
         manager = get_manager(config.runs, warm=warm, eager=False)   # the FP tab starts the warm worker
         super().__init__(state=AppState(config=config, manager=manager), **params)
         s = self.state
@@ -95,21 +110,31 @@ class App(pn.viewable.Viewer):
             dataset = query[0].decode(errors="replace")
         self.dataset_select = pn.widgets.Select(label="Dataset", options=s.dataset_options,
                                                 css_classes=["collop-dataset-select"], sizing_mode="stretch_width")
-        self.upload = pn.widgets.FileInput(accept=".nc,.h5,.hdf5,.nc4", css_classes=["collop-upload"],
-                                           sizing_mode="stretch_width", multiple=False)
+        self.upload = ChunkedUpload(config.uploads, self._uploaded, self._upload_failed,
+                                    accept=",".join((".nc", ".h5", ".hdf5", ".nc4")),
+                                    max_bytes=int(config.max_upload_mb * 1e6), css_classes=["collop-upload"],
+                                    sizing_mode="stretch_width")
+        self.upload_status = pn.pane.Markdown(pn.bind(md, self.upload.param.progress),
+                                              css_classes=["collop-upload-status"], margin=(0, 5))
         self.error = alert(name="dataset-error")
+        self.notice = alert(kind="info", name="dataset-notice")
         self.info = pn.pane.Markdown("", css_classes=["collop-dataset-info"], sizing_mode="stretch_width")
+        self.busy = spinner("busy")              # shown while a dataset is opened
         # Tabs are built when first shown (the first page builds only the Data tab): until
-        # then a tab holds a placeholder, swapped for the tab when it is chosen.
+        # then a tab holds a placeholder with a spinner, swapped for the tab once built. Built
+        # tabs stay in the document (not dynamic): a hidden tab's models stay attached, so
+        # switching back is instant and Panel never restyles a detached model (it then falls
+        # back to stylesheets on its CDN, which an offline machine cannot reach).
         self._tab_classes = list(tabs or TABS)
         self._built: dict[int, object] = {}
-        self.tab_view = pn.Tabs(*[(cls.title, pn.pane.Markdown("Loading…")) for cls in self._tab_classes],
-                                dynamic=True, css_classes=["collop-tabs"], sizing_mode="stretch_width")
-        self.tab_view.param.watch(lambda e: self.tab(e.new).show(), "active")
-        self.dataset_select.param.watch(lambda e: self._choose(e.new), "value")
-        self.upload.param.watch(self._uploaded, "value")
+        self._slots = [pn.Column(self._placeholder(cls.title), sizing_mode="stretch_width", margin=0)
+                       for cls in self._tab_classes]
+        self.tab_view = pn.Tabs(*[(cls.title, slot) for cls, slot in zip(self._tab_classes, self._slots)],
+                                dynamic=False, css_classes=["collop-tabs"], sizing_mode="stretch_width")
+        self.tab_view.param.watch(self._tab_chosen, "active")
+        self.dataset_select.param.watch(self._chosen, "value")
         s.param.watch(self._show_tab, "show_tab")
-        s.param.watch(lambda *_: self._describe(), ["dataset", "error"])
+        s.param.watch(lambda *_: self._describe(), ["dataset", "error", "notice"])
         self.tab(0)
         self._choose(dataset or s.default_name(), set_widget=True)
         self._callback = None
@@ -118,13 +143,25 @@ class App(pn.viewable.Viewer):
             if getattr(pn.state.curdoc, "session_context", None) is not None:   # under `panel serve`
                 pn.state.onload(_freeze_heap)
 
+    @staticmethod
+    def _placeholder(title: str):
+        return pn.Row(pn.indicators.LoadingSpinner(value=True, width=28, height=28),
+                      pn.pane.Markdown(f"Loading the {title} tab…"), css_classes=["collop-tab-loading"])
+
     # -- tabs ----------------------------------------------------------------------
     def tab(self, i: int):
-        """Tab ``i``, built (and swapped into the tab view) on first use."""
+        """Tab ``i``, built (and put in its slot of the tab view, in place of the placeholder) on first use."""
         if i not in self._built:
             t = self._built[i] = self._tab_classes[i](state=self.state)
-            self.tab_view[i] = (t.title, t)
+            self._slots[i].objects = [t]
         return self._built[i]
+
+    def _tab_chosen(self, event) -> None:
+        i = event.new
+        if i in self._built:
+            self._built[i].show()
+        else:      # the placeholder (with its spinner) shows while the tab is built on the next tick
+            defer(lambda: self.tab(i).show())
 
     @property
     def tabs(self) -> list:
@@ -132,44 +169,69 @@ class App(pn.viewable.Viewer):
         return [self.tab(i) for i in range(len(self._tab_classes))]
 
     # -- sidebar -------------------------------------------------------------------
+    def _chosen(self, event) -> None:
+        """A dataset chosen in the page: show the spinner, open it on the next tick."""
+        if event.new and event.new != self.state.dataset_name:
+            self.busy.visible = True
+            self.tab_view.loading = True
+            defer(self._choose, event.new)
+
     def _choose(self, name, set_widget: bool = False) -> None:
+        try:
+            self._choose_now(name, set_widget)
+        finally:
+            self.busy.visible = False
+            self.tab_view.loading = False
+
+    def _choose_now(self, name, set_widget: bool) -> None:
         if not name:
             return
         if name not in self.state.dataset_options.values():
             self.state.refresh_datasets()
             self.dataset_select.options = self.state.dataset_options
+        self.state.notice = ""
         self.state.select(name)
         if set_widget and name in self.dataset_select.options.values() and self.dataset_select.value != name:
             self.dataset_select.value = name
         self._describe()
 
-    def _uploaded(self, event) -> None:
-        if not event.new:
-            return
-        ok = self.state.upload(self.upload.filename or "upload.nc", event.new)
+    def _uploaded(self, filename: str, path) -> None:
+        ok = self.state.upload_file(filename, path)
         if ok:
             self.dataset_select.options = self.state.dataset_options
             self.dataset_select.value = self.state.dataset_name
         self._describe()
 
+    def _upload_failed(self, message: str) -> None:
+        self.state.notice = ""
+        self.state.error = self.state.public(message)
+
     def _describe(self) -> None:
         s = self.state
         set_alert(self.error, s.error, "danger")
+        set_alert(self.notice, s.notice, "info")
         ds = s.dataset
         if ds is None:
             self.info.object = ""
             return
+        u = ds.attrs
         parts = [f"**{ds.sizes['population']}** populations · **{ds.sizes['time']}** frames · "
                  f"**{ds.sizes['vx']}×{ds.sizes['vy']}** bins",
-                 f"units: v in {ds.attrs.get('velocity_units', '?')}, t in {ds.attrs.get('time_units', '?')}",
-                 "particles: " + (s.particles_path.name if s.particles_path else "none (no Tracks)"),
-                 "true operator: " + (s.truth_path.name if s.truth_path else "none")]
+                 f"units: v in {md(u.get('velocity_units', '?'))}, t in {md(u.get('time_units', '?'))}",
+                 "particles: " + (md(s.particles_path.name) if s.particles_path else "none (no Tracks)"),
+                 "true operator: " + (md(s.truth_path.name) if s.truth_path else "none"),
+                 f"uploads up to {format_mb(s.config.max_upload_mb * 1e6)}"]
         self.info.object = "\n\n".join(parts)
 
     def _show_tab(self, event) -> None:
+        """Bring a tab forward; a tab not built yet is built on the next tick, once it is visible.
+
+        (A Tabulator made or refilled inside a hidden tab keeps showing its old rows.)
+        """
+        if not event.new:
+            return
         for i, cls in enumerate(self._tab_classes):
             if cls.title == event.new:
-                self.tab(i)
                 self.tab_view.active = i
         self.state.show_tab = ""
 
@@ -179,7 +241,7 @@ class App(pn.viewable.Viewer):
             self._callback = pn.state.add_periodic_callback(self.tick, period=POLL_MS)
 
     def tick(self) -> None:
-        """One poll: re-read the runs folder if it changed, then let every tab update its streams."""
+        """One poll: re-read the runs folder if it changed, then let every tab update."""
         self.state.refresh_runs()
         for t in list(self._built.values()):
             t.tick()
@@ -187,10 +249,13 @@ class App(pn.viewable.Viewer):
     # -- views ---------------------------------------------------------------------
     def sidebar(self) -> list:
         """The sidebar's contents."""
-        return [self.dataset_select, pn.pane.Markdown("Upload a phase-space file:", margin=(10, 5, 0, 5)),
-                self.upload, self.error, self.info]
+        return [pn.Row(self.dataset_select, self.busy, sizing_mode="stretch_width"),
+                pn.pane.Markdown("Upload a phase-space file:", margin=(10, 5, 0, 5)),
+                self.upload, self.upload_status, self.error, self.notice, self.info]
 
     def __panel__(self):
+        if self.refused:
+            return pn.pane.Markdown(md(self.refused), css_classes=["collop-refused"])
         return pn.Row(pn.Column(*self.sidebar(), width=300), self.tab_view, sizing_mode="stretch_width")
 
     def page(self, title: str = "collop") -> pn.Column:
@@ -201,8 +266,11 @@ class App(pn.viewable.Viewer):
         slower (and the Fast template's Google web font blocks the first paint
         offline).
         """
-        header = pn.pane.HTML(f"<div>{title}</div>", css_classes=["collop-header"], sizing_mode="stretch_width",
+        header = pn.pane.HTML(f"<div>{md(title)}</div>", css_classes=["collop-header"], sizing_mode="stretch_width",
                               margin=0, stylesheets=[HEADER_CSS])
+        if self.refused:
+            return pn.Column(header, pn.pane.Markdown(md(self.refused), css_classes=["collop-refused"]),
+                             sizing_mode="stretch_width", margin=0)
         body = pn.Row(pn.Column(*self.sidebar(), width=320, css_classes=["collop-sidebar"]), self.tab_view,
                       sizing_mode="stretch_width")
         return pn.Column(header, body, sizing_mode="stretch_width", margin=0)
@@ -214,4 +282,4 @@ class App(pn.viewable.Viewer):
         if doc is None or getattr(doc, "session_context", None) is None:   # not under `panel serve`
             return super().servable(title, location, area, target)
         _no_mathjax_bundle()
-        return self.page(title or "collop").servable(title=title or "collop", location=location)
+        return self.page(title or "collop").servable(title=title or "collop", location=location and not self.refused)
