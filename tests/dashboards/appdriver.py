@@ -45,6 +45,54 @@ SOURCES_JS = """() => {
 }"""
 
 
+# Every figure of the figure layer (dashboards.render_bokeh) in the page: its description (tags) and what
+# the Bokeh models really hold (axis labels and types, ranges, colour mappers, colour bars, legends,
+# line data), for the figures whose title contains `part` (all when empty). Figures of hidden tabs are
+# included.
+PLOTS_JS = """(part) => {
+  const out = [];
+  const val = (d, k) => d instanceof Map ? d.get(k) : d[k];
+  for (const doc of Bokeh.documents) {
+    for (const m of doc.all_models) {
+      if (m.name !== 'collop-plot') continue;
+      const title = m.title ? m.title.text : '';
+      if (part && !title.includes(part)) continue;
+      const panels = {right: m.right, below: m.below, center: m.center, left: m.left, above: m.above};
+      const legend = Object.keys(panels).filter(k => panels[k].some(x => x.type === 'Legend'));
+      const colorbars = m.right.filter(x => x.type === 'ColorBar').map(cb => ({
+        title: cb.title, mapper: cb.color_mapper.type, palette: [...cb.color_mapper.palette],
+        low: cb.color_mapper.low, high: cb.color_mapper.high}));
+      const lines = [], images = [];
+      for (const r of m.renderers) {
+        if (!r.data_source) continue;
+        const d = r.data_source.data;
+        if (r.glyph.type === 'Line') {
+          const y = [...val(d, 'y')].map(v => (v === null || Number.isNaN(v)) ? null : v);
+          const fin = y.filter(v => v !== null);
+          lines.push({n: y.length, nan: y.length - fin.length, ymin: Math.min(...fin), ymax: Math.max(...fin),
+                      x: [...val(d, 'x')], y: y});
+        } else if (r.glyph.type === 'Image') {
+          images.push({mapper: r.glyph.color_mapper.type});
+        }
+      }
+      const isAxis = (x) => x.type.endsWith('Axis');
+      const xa = [...m.below, ...m.above].filter(isAxis)[0], ya = [...m.left, ...m.right].filter(isAxis)[0];
+      out.push({title: title, tags: m.tags.length ? JSON.parse(m.tags[0]) : null,
+                x_label: xa.axis_label, y_label: ya.axis_label,
+                x_log: xa.type === 'LogAxis', y_log: ya.type === 'LogAxis',
+                x_range: [m.x_range.start, m.x_range.end], y_range: [m.y_range.start, m.y_range.end],
+                colorbars: colorbars, legend: legend, lines: lines, images: images});
+    }
+  }
+  return out;
+}"""
+
+
+def plots(page, part: str = "") -> list[dict]:
+    """The figure-layer plots of the page whose title contains ``part`` (see PLOTS_JS)."""
+    return page.evaluate(PLOTS_JS, part)
+
+
 def have_chromium() -> bool:
     return Path(CHROMIUM).exists()
 
@@ -68,14 +116,14 @@ class AppServer:
         More arguments after ``--args``.
     """
 
-    def __init__(self, runs, *, warm: bool = False, extra=(), log=None):
+    def __init__(self, runs, *, warm: bool = False, extra=(), log=None, serve_args=(), env=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/app"
         panel = Path(sys.executable).with_name("panel")
         cmd = [str(panel), "serve", str(ROOT / "app.py"), "--address", "127.0.0.1", "--port", str(self.port),
-               "--allow-websocket-origin", f"127.0.0.1:{self.port}", *(["--warm"] if warm else []),
+               "--allow-websocket-origin", f"127.0.0.1:{self.port}", *(["--warm"] if warm else []), *serve_args,
                "--args", "--runs", str(runs), *extra]
-        env = {**os.environ, "BOKEH_IN_DOCKER": "1", "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "BOKEH_IN_DOCKER": "1", "PYTHONPATH": str(ROOT), **(env or {})}
         self.log = open(log or os.devnull, "w")
         self.t_start = time.perf_counter()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -135,9 +183,31 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
+LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "blob:", "data:", "file:", "about:")
+
+
+def block_outside(page_or_context, blocked: list) -> None:
+    """Abort every request that would leave the machine, recording its URL in ``blocked``."""
+    def route(r):
+        if r.request.url.startswith(LOCAL_PREFIXES):
+            return r.continue_()
+        blocked.append(r.request.url)
+        return r.abort()
+    page_or_context.route("**/*", route)
+
+
 def pane_text(page, css: str, timeout: float = 30_000) -> str:
     """Text of the Panel markup pane with CSS class ``css``."""
     return page.locator(f".{css}").first.evaluate(PANE_TEXT_JS, timeout=timeout)
+
+
+MODEL_TEXT_JS = """(css) => { for (const doc of Bokeh.documents) for (const m of doc.all_models)
+  if (m.css_classes && m.css_classes.includes(css) && typeof m.text === 'string') return m.text; return null; }"""
+
+
+def model_text(page, css: str) -> str | None:
+    """The ``text`` of the Panel markup pane with CSS class ``css``, read from its Bokeh model (hidden or not)."""
+    return page.evaluate(MODEL_TEXT_JS, css)
 
 
 def sources(page) -> list[dict]:

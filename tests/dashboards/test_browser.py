@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from appdriver import (AppServer, column_length, have_chromium, launch_browser, load_app, open_tab, pane_text,
-                      short_curriculum)
+from appdriver import (AppServer, column_length, have_chromium, launch_browser, load_app, model_text, open_tab,
+                       pane_text, plots, short_curriculum)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900),
               pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed "
@@ -116,9 +116,14 @@ def test_training_streams_live_then_exports_png(server, page):
     page.locator(".collop-dataset-select select").select_option(label="data/langevin.nc")
     open_tab(page, "Fokker–Planck")
     short_curriculum(page, EPOCHS)
-    # before the start: the live loss and coefficient sources are empty
-    assert max(column_length(page, "loss", ["epoch"]), default=0) == 0
-    filled_before = sum(n > 0 for n in column_length(page, "A_par", ["speed"]))
+    def loss_points():
+        return max((ln["n"] for p in plots(page, "Training loss") for ln in p["lines"]), default=0)
+
+    def coef_lines():
+        return sum(ln["n"] > ln["nan"] for p in plots(page, "A∥(v) —") for ln in p["lines"])
+
+    # before the start: the live loss and coefficient plots are empty
+    assert loss_points() == 0 and coef_lines() == 0
 
     page.locator(".collop-start button").click()
     run_id = _run_id(page)
@@ -129,11 +134,12 @@ def test_training_streams_live_then_exports_png(server, page):
 
     def live():
         status = pane_text(page, "collop-progress-text")
-        n_loss = max(column_length(page, "loss", ["epoch"]), default=0)
+        n_loss = loss_points()
         if "running" in status:
             seen["loss_running"] = max(seen["loss_running"], n_loss)
-            if sum(n > 0 for n in column_length(page, "A_par", ["speed"])) > filled_before:
+            if coef_lines() > 0:
                 seen["coef_running"] = True
+            assert "ETA" in status and "elapsed" in status
         return seen["coef_running"] and seen["loss_running"] > 0 or "finished" in status
 
     _wait(live, 300, "live loss and coefficient data")
@@ -142,16 +148,18 @@ def test_training_streams_live_then_exports_png(server, page):
 
     # it finishes: every epoch reached the loss plot, and the status says so
     _wait(lambda: "finished" in pane_text(page, "collop-progress-text"), 300, "the run to finish")
-    _wait(lambda: max(column_length(page, "loss", ["epoch"]), default=0) == EPOCHS, 30, f"{EPOCHS} loss points")
+    _wait(lambda: loss_points() == EPOCHS, 30, f"{EPOCHS} loss points")
 
     # export the loss figure as PNG: a real image
     with page.expect_download(timeout=120_000) as dl:
-        page.locator(".collop-export-loss-plot-png").first.click()
+        page.locator(".collop-export-loss-plot-png button").first.click()
     data = open(dl.value.path(), "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     assert width > 200 and height > 100
     assert dl.value.suggested_filename.endswith(".png")
+    # the "Started run" message has cleared once the run was running
+    assert "Started run" not in (model_text(page, "collop-fp-message") or "")
 
 
 def test_second_tab_sees_the_same_runs(server, browser):
