@@ -1,6 +1,9 @@
-"""collop's app: ``panel serve app.py`` (options after ``--args``: ``--data-root DIR``, ``--runs DIR``).
+"""collop's app: ``panel serve app.py``.
 
-Only assembles; everything lives in :mod:`dashboards`.
+Options after ``--args``: ``--data-root DIR`` (repeatable), ``--runs DIR``,
+``--uploads DIR``, ``--max-upload-mb N``, ``--allow-remote`` (accept sessions
+from other machines; by default only this machine's are). Only assembles;
+everything lives in :mod:`dashboards`.
 """
 import panel as pn
 

@@ -1,17 +1,26 @@
-"""collop's Panel app: one module per dashboard, plots as pure functions, state in param classes.
+"""collop's Panel app: one module per dashboard, figures as descriptions, state in param classes.
 
 Modules
 -------
-config      data roots, runs folder, the safe name -> path resolver
-datasets    listing and opening datasets with one-line errors
-plots       pure functions xarray -> HoloViews elements
-export      PNG / SVG (matplotlib) and standalone HTML export of any figure
-jobs        background trainings in worker processes (:mod:`dashboards.worker`)
-runstore    the runs folder: list, rename, delete, operators
-streams     events.jsonl -> HoloViews Buffer / Pipe streams
-state       AppState, the session's shared state
-tabs        the registered tabs (data_tab, fp_tab, rollout_tab, runs_tab)
-app         App, the frame (sidebar + tabs)
+config        data roots, runs folder, server settings; the safe name -> path resolver
+access        who may open a session (this machine only, unless --allow-remote)
+text          escaping of every string from data, error text without server paths
+datasets      listing and opening datasets with one-line errors
+upload        chunked uploads with a size limit
+figures       the figure description (plots, axes with units, colour scales, layers)
+render_bokeh  a description drawn with Bokeh (the page; standalone HTML)
+render_mpl    a description drawn with matplotlib (PNG, SVG, PDF)
+plots         the app's figures: pure functions xarray -> description
+export        FigureView (a description on the page) and the export buttons
+summary       Table 1 per run and per method
+jobs, worker  background trainings in worker processes
+runstore      the runs folder: list, rename, delete to a trash, operators
+streams       events.jsonl -> loss, operator, progress (elapsed, ETA)
+state         AppState, the session's shared state
+base          Tab, messages, deferred and background work
+fp_form       the Fokker-Planck training form (a param.Parameterized)
+tabs          the registered tabs (data_tab, fp_tab, rollout_tab, runs_tab)
+app           App, the frame (sidebar + tabs)
 """
 from .app import App
 from .config import Config
