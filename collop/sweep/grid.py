@@ -437,12 +437,7 @@ def expand(spec, out) -> list[Point]:
             ts: TrainSpec = spec_from_dict(d)
             resolve(ts)
         except SpecError as exc:
-            path = _blame(exc, values)
-            if path is None:
-                raise SpecError(f"base.{exc}", field=f"base.{exc.field}" if exc.field else "base") from None
-            items = spec_axis_values(spec, path)
-            i = items.index(values[path]) if values[path] in items else "?"
-            raise SpecError(f"axes.{path}[{i}] = {values[path]!r}: {exc}", field=f"axes.{path}") from None
+            raise explain(exc, spec, values) from None
         from ..pipeline import spec_to_dict
 
         full = spec_to_dict(ts)
@@ -454,6 +449,17 @@ def expand(spec, out) -> list[Point]:
         ts = dataclasses.replace(ts, out=str(out / pid))
         points.append(Point(pid, values, ts))
     return points
+
+
+def explain(exc: SpecError, spec: SweepSpec, values: dict) -> SpecError:
+    """A point's spec error as the sweep's: naming the axis and value (``axes.options.k[2] = 0: ...``)
+    or the base (``base.options.model: ...``)."""
+    path = _blame(exc, values)
+    if path is None:
+        return SpecError(f"base.{exc}", field=f"base.{exc.field}" if exc.field else "base")
+    items = spec_axis_values(spec, path)
+    i = items.index(values[path]) if values[path] in items else "?"
+    return SpecError(f"axes.{path}[{i}] = {values[path]!r}: {exc}", field=f"axes.{path}")
 
 
 def spec_axis_values(spec: SweepSpec, path: str) -> list:

@@ -468,24 +468,46 @@ def _describe(client) -> str:
 
 # -- checks before anything is written ---------------------------------------------------------
 
-def preflight(points: list[Point]) -> None:
-    """Check that every point's data file opens and holds its populations (one line if not)."""
+def preflight(points: list[Point], spec: SweepSpec | None = None) -> None:
+    """Check every point against its data before anything runs (one line if one fails).
+
+    Each data file must open as its family's data kind and hold the point's
+    populations, and the family's size checks must pass on the training data
+    (a kernel wider than the grid, a tensor too large for memory): the checks
+    :func:`collop.pipeline.run` makes before it touches a run folder. A spec
+    error names the axis value that causes it (with ``spec``).
+    """
+    import json
+
     from ..io import open_dataset
     from ..pipeline import resolve
+    from .grid import explain
 
     opened: dict = {}
-    for p in points:
-        res = resolve(p.spec)
-        obj = res.objective_cls
-        key = (p.spec.data, obj.data_kind)
-        if key not in opened:
-            opened[key] = open_dataset(p.spec.data, obj.data_kind)
-        ds = opened[key]
-        obj.select(ds, list(p.spec.train))
-        obj.select(ds, list(p.spec.test) if p.spec.test is not None else "all")
-    for ds in opened.values():
-        with contextlib.suppress(Exception):
-            ds.close()
+    sized: set = set()
+    try:
+        for p in points:
+            res = resolve(p.spec)
+            obj = res.objective_cls
+            key = (p.spec.data, obj.data_kind)
+            if key not in opened:
+                opened[key] = open_dataset(p.spec.data, obj.data_kind)
+            ds = opened[key]
+            train = obj.select(ds, list(p.spec.train))
+            obj.select(ds, list(p.spec.test) if p.spec.test is not None else "all")
+            size_key = (key, tuple(train), json.dumps(p.spec.objective, sort_keys=True), res.family.family,
+                        json.dumps(p.spec.options, sort_keys=True))
+            if size_key in sized:
+                continue
+            try:
+                res.family.check_size(res.options, obj.load(ds, train, res.objective_options, role="train"))
+            except SpecError as exc:
+                raise (explain(exc, spec, p.values) if spec is not None else exc) from None
+            sized.add(size_key)
+    finally:
+        for ds in opened.values():
+            with contextlib.suppress(Exception):
+                ds.close()
 
 
 def _check_out(out: Path) -> None:
@@ -572,7 +594,7 @@ def run_sweep(spec, out, *, workers: int = 2, scheduler: str | None = None, retr
         raise SpecError(f"retries: expected an integer >= 0, got {retries!r}", field="retries")
     out = Path(os.path.abspath(out))
     points = expand(spec, out)
-    preflight(points)
+    preflight(points, spec)
     _check_out(out)
     if client is not None:
         return _run(spec, points, out, client, _describe(client), retries, callback, stop, t0)

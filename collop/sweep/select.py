@@ -305,7 +305,8 @@ def run_selection(spec, out, *, workers: int = 2, scheduler: str | None = None, 
     folds_spec = spec.folds_spec()
     fold_points = expand(folds_spec, out / "folds")
     final_points = expand(spec.final_spec(None), out / "final")   # every candidate trains on all
-    preflight(fold_points + final_points)
+    preflight(fold_points, folds_spec)
+    preflight(final_points, spec.final_spec(None))
     from ..pipeline.context import OutFolder
 
     OutFolder(out)

@@ -160,3 +160,14 @@ def test_unreadable_spec_files(tmp_path):
     y.write_text("base: [unclosed\n")
     with pytest.raises(SpecError, match="bad.yaml: not YAML"):
         load_sweep_spec(y)
+
+
+def test_any_registered_family_s_options_are_axes(sweep_files, tmp_path):
+    base = base_spec(sweep_files, family="kernel", options={"model": "tensor"}, curriculum="kernel")
+    pts = expand({"base": base, "axes": {"options.k": [1, 2, 3], "options.scheme": ["forward", "backward"]}},
+                 tmp_path / "s")
+    assert len(pts) == 6 and pts[-1].spec.options == {"model": "tensor", "k": 3, "scheme": "backward"}
+    with pytest.raises(SpecError, match=r"^axes.options.k\[1\] = 0: options.k: "):
+        expand({"base": base, "axes": {"options.k": [1, 0]}}, tmp_path / "s")
+    with pytest.raises(SpecError, match=r"^axes.options.scheme\[0\] = 'upwind': options.scheme"):
+        expand({"base": base, "axes": {"options.scheme": ["upwind"]}}, tmp_path / "s")
