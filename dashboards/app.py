@@ -48,7 +48,7 @@ _HEAP_FROZEN = False
 def _freeze_heap() -> None:
     """Once per process, after the first session has loaded: move every object alive now out of the GC's reach.
 
-    The server's heap (panel, bokeh, holoviews, xarray, the cached datasets)
+    The server's heap (panel, bokeh, torch, xarray, the cached datasets)
     holds millions of objects, and each full collection walked all of them:
     collections of 0.1-0.8 s stalled the event loop while a page loaded.
     Frozen objects are never collected by the cyclic GC (reference counting

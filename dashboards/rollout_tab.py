@@ -1,14 +1,17 @@
 """The Rollout tab: a model's rollout against the data, and several runs side by side (the paper's Fig. 3).
 
-Rollouts cost from a fraction of a second to several seconds each; they are
-computed off the Bokeh event loop (:class:`dashboards.base.Background`), so
-no page waits for another page's rollout, and cached per file version.
+Rollouts cost from a fraction of a second to several seconds each. Under a
+server they are computed off the Bokeh event loop: a thread
+(:class:`dashboards.base.Background`) hands each one to a worker process
+(:mod:`dashboards.rollout_worker`) and waits, so no page waits for another
+page's rollout. Results are cached per file version.
 """
 from __future__ import annotations
 
-import functools
+import collections
 import os
 import threading
+from functools import partial
 
 import numpy as np
 import panel as pn
@@ -18,7 +21,7 @@ import xarray as xr
 from collop.views import Units, rollout_error_by_time
 
 from . import plots
-from .base import Background, Tab, alert, set_alert
+from .base import Background, Tab, alert, in_server, set_alert
 from .export import FigureView, figure_card
 from .jobs import run_label
 from .runstore import load_operator
@@ -26,25 +29,9 @@ from .text import md, plain
 
 __all__ = ["RolloutTab", "rollout_of"]
 
-_TORCH_THREADS = threading.Lock()
-
-
-@functools.lru_cache(maxsize=48)
-def _rollout_cached(op_stamp, data_stamp, population):
-    import torch
-
-    from collop.metrics import rollout
-
-    from .datasets import load
-
-    with _TORCH_THREADS:
-        if torch.get_num_threads() != 1:
-            torch.set_num_threads(1)      # the server shares the machine with trainings and other sessions
-    op = load_operator(op_stamp[0])
-    if op is None:
-        raise ValueError(f"{os.path.basename(op_stamp[0])}: not a readable operator file")
-    ds = load(data_stamp[0])
-    return rollout(op, ds, [population]).isel(population=0)
+_CACHE: "collections.OrderedDict[tuple, xr.DataArray]" = collections.OrderedDict()
+_CACHE_SIZE = 48
+_CACHE_LOCK = threading.Lock()
 
 
 def _stamp(path):
@@ -52,9 +39,37 @@ def _stamp(path):
     return str(path), st.st_size, st.st_mtime_ns
 
 
-def rollout_of(operator_path, data_path, population: str):
-    """Rollout ``f_hat(time, vx, vy)`` of an operator file on one population (cached per file version)."""
-    return _rollout_cached(_stamp(operator_path), _stamp(data_path), population)
+def rollout_of(operator_path, data_path, population: str, *, process: bool = False) -> xr.DataArray:
+    """Rollout ``f_hat(time, vx, vy)`` of an operator file on one population (cached per file version).
+
+    Parameters
+    ----------
+    process : bool
+        Compute it in the worker process (:mod:`dashboards.rollout_worker`);
+        otherwise in the calling thread (a notebook, a test).
+    """
+    key = (_stamp(operator_path), _stamp(data_path), str(population))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    if load_operator(operator_path) is None:
+        raise ValueError(f"{os.path.basename(str(operator_path))}: not a readable operator file")
+    from . import rollout_worker
+    from .datasets import load
+
+    if process:
+        values = rollout_worker.pool().submit(rollout_worker.compute, *key).result()
+    else:
+        values = rollout_worker.compute(*key)
+    f = load(data_path)["f"].sel(population=population)
+    out = xr.DataArray(values, dims=("time", "vx", "vy"),
+                       coords={"time": f["time"].values, "vx": f["vx"].values, "vy": f["vy"].values}, name="f_hat")
+    with _CACHE_LOCK:
+        _CACHE[key] = out
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return out
 
 
 class RolloutTab(Tab):
@@ -71,6 +86,10 @@ class RolloutTab(Tab):
     def __init__(self, **params):
         super().__init__(**params)
         self._shown = False
+        if in_server():          # start the worker process (it imports torch) while the user looks around
+            from . import rollout_worker
+
+            rollout_worker.pool().submit(int)
         self.units = Units()
         self.run = pn.widgets.Select(label="Operator", css_classes=["collop-rollout-run"], width=360)
         self.population = pn.widgets.Select(label="Test population", css_classes=["collop-rollout-pop"], width=240)
@@ -220,7 +239,7 @@ class RolloutTab(Tab):
             self._data = (f, f_hat, label.split(" (")[0])
             self._draw()
 
-        self.bg.submit(rollout_of, done, path, data_path, pop)
+        self.bg.submit(partial(rollout_of, process=in_server()), done, path, data_path, pop)
 
     def figure(self):
         """The description of the single-run figure shown now."""
@@ -254,12 +273,13 @@ class RolloutTab(Tab):
         jobs = [(p, q) for p in paths for q in dict.fromkeys([pop, *tests[p]])]
         ds = s.dataset
         self.fig3_card.loading = self.err_card.loading = True
+        process = in_server()
 
         def work():
             out = {}
             for k, (p, q) in enumerate(jobs):
                 self._progress = f"computing rollouts: {k + 1} of {len(jobs)}"
-                out[(p, q)] = rollout_of(p, data_path, q)
+                out[(p, q)] = rollout_of(p, data_path, q, process=process)
             self._progress = ""
             return out
 

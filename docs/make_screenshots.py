@@ -1,9 +1,10 @@
 """Screenshots of the real app for the README (``docs/screenshots/*.png``).
 
 Starts ``panel serve app.py`` on a temporary run store, drives it in Debian's
-chromium like a user (Data tab; a short PS-Tensor training on
-``data/langevin.nc`` followed live; its rollout; the run list) and saves one
-PNG per tab.
+chromium like a user (Data tab one frame on; a short PS-Tensor training on
+``data/langevin.nc`` followed live, compared with the true operator; its
+rollout against the data and the run compared with the true operator (Fig. 3
+layout, error against time); the run list) and saves one PNG per tab.
 
 Usage: python docs/make_screenshots.py [--epochs 100] [--out docs/screenshots]
 """
@@ -41,7 +42,8 @@ def main(argv=None) -> int:
             # the radial distribution and the tables follow the first view
             page.locator(".collop-radial-plot").first.wait_for(timeout=60_000)
             page.locator(".collop-counts .tabulator-row").first.wait_for(timeout=60_000)
-            time.sleep(2)
+            page.locator(".collop-data-time button").nth(6).click()        # one frame on: t = 1
+            time.sleep(3)
             page.screenshot(path=str(out / "data_tab.png"))
 
             open_tab(page, "Fokker–Planck")
@@ -55,10 +57,13 @@ def main(argv=None) -> int:
 
             open_tab(page, "Rollout")
             page.locator(".collop-rollout-plot").first.wait_for(timeout=120_000)
-            time.sleep(4)
+            page.wait_for_function("() => (Bokeh.documents[0].all_models).size > 0")
+            deadline = time.time() + 300
+            while "Rollout MAE" not in pane_text(page, "collop-rollout-score") and time.time() < deadline:
+                time.sleep(1)
             page.locator(".collop-rollout-time .pn-player-button, .collop-rollout-time button").nth(5).click()  # play
-            time.sleep(8)
-            page.screenshot(path=str(out / "rollout_tab.png"))
+            time.sleep(12)
+            page.screenshot(path=str(out / "rollout_tab.png"), full_page=True)
 
             open_tab(page, "Runs")
             page.locator(".collop-runs-table").first.wait_for(timeout=60_000)
