@@ -10,6 +10,7 @@ __all__ = ["OBJECTIVES", "get", "register"]
 #: objective name -> "module:Class"
 OBJECTIVES: dict[str, object] = {
     "rollout": "collop.objectives.rollout:RolloutMAE",
+    "weak_form": "collop.objectives.weak_form:WeakForm",
 }
 
 
