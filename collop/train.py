@@ -151,6 +151,15 @@ class Trainer:
         ``(gamma, every)``: multiply the stage's learning rate by ``gamma``
         every ``every`` epochs of the stage (e.g. ``(0.99, 2000)``).
 
+    Notes
+    -----
+    An objective may carry its own defaults, used where the arguments above
+    are not given: ``lr_decay``, ``snapshot_every``, ``checkpoint_every``
+    (an epoch of a stochastic objective is one cheap step), and
+    ``keep = "last"``, which keeps the last weights with a finite loss rather
+    than those of the lowest loss (a noisy loss's minimum is noise);
+    ``best_loss_`` is then the loss of the last epoch.
+
     Attributes
     ----------
     status_ : str
@@ -168,7 +177,7 @@ class Trainer:
 
     def __init__(self, curriculum="ps-tensor", *, objective=None, seed: int = 0, callback=None,
                  stop=None, checkpoint=None, resume_from: dict | None = None,
-                 checkpoint_every: int = 100, snapshot_every: int = 25, lr_decay=None):
+                 checkpoint_every: int | None = None, snapshot_every: int | None = None, lr_decay=None):
         self.curriculum = parse_curriculum(curriculum)
         if objective is None:
             from .objectives import RolloutMAE
@@ -178,8 +187,13 @@ class Trainer:
         self.callback, self.stop = callback, stop
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
         self.resume_from = resume_from
+        if checkpoint_every is None:
+            checkpoint_every = getattr(objective, "checkpoint_every", 100)
+        if snapshot_every is None:
+            snapshot_every = getattr(objective, "snapshot_every", 25)
         self.checkpoint_every, self.snapshot_every = int(checkpoint_every), int(snapshot_every)
-        self.lr_decay = lr_decay
+        self.lr_decay = lr_decay if lr_decay is not None else getattr(objective, "lr_decay", None)
+        self.keep_last = getattr(objective, "keep", "best") == "last"
 
     # -- helpers ------------------------------------------------------------
     def _emit(self, **event):
@@ -254,7 +268,7 @@ class Trainer:
                     self.message_ = (f"non-finite loss at stage {st.stage + 1} epoch {st.epoch + 1}; "
                                      "kept the best weights")
                     break
-                if lv < st.best_loss:
+                if self.keep_last or lv < st.best_loss:
                     st.best_loss = lv
                     st.best_state = copy.deepcopy(op.state_dict())
                 loss.backward()

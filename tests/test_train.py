@@ -456,3 +456,48 @@ def test_parse_curriculum_forms():
             parse_curriculum(bad)
     with pytest.raises(ValueError):
         _trainer([])
+
+
+# --- objective-provided defaults (lr decay, snapshot/checkpoint intervals, keep the last weights) ----------
+
+class _NoisyQuadratic:
+    """A toy stochastic objective: loss (w - 1)^2 + noise; declares its own Trainer defaults."""
+
+    lr_decay = (0.5, 3)
+    snapshot_every = 4
+    checkpoint_every = 1000
+    keep = "last"
+
+    def prepare(self, data):
+        self.k = 0
+
+    def __call__(self, op, stage):
+        self.k += 1
+        noise = -10.0 if self.k == 2 else 0.0          # a lucky low loss early on
+        return (op.w - 1) ** 2 + noise, {}
+
+
+class _Scalar(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def project_(self):
+        pass
+
+
+def test_objective_defaults_decay_snapshot_and_keep_last():
+    events = []
+    op = _Scalar()
+    tr = Trainer([Stage(1, 0.1, 8)], objective=_NoisyQuadratic(), callback=events.append).fit(op, None)
+    assert tr.lr_decay == (0.5, 3)
+    assert [tr._lr(Stage(1, 0.1, 8), e) for e in (0, 2, 3, 7)] == pytest.approx([0.1, 0.1, 0.05, 0.025])
+    assert [ev["epoch"] for ev in events if ev["event"] == "snapshot"] == [4, 8]
+    # the weights are those of the last epoch, not of the lucky (lowest-loss) second one
+    w_last = float(op.w.detach())
+    assert tr.best_loss_ == pytest.approx(tr.history_[-1]["loss"])
+    # Adam moves ~lr per step: ~0.1 after the lucky epoch, ~0.45 at the start of the last one
+    assert w_last > 0.3
+    # explicit arguments still win over the objective's
+    tr2 = Trainer([Stage(1, 0.1, 2)], objective=_NoisyQuadratic(), lr_decay=(1.0, 1), snapshot_every=1)
+    assert tr2.lr_decay == (1.0, 1) and tr2.snapshot_every == 1
