@@ -43,7 +43,7 @@ _QUIET_WARNINGS = (r"Sparse CSR tensor support is in beta", r"Sparse invariant c
 def build_parser():
     """The ``collop`` argument parser."""
     from .. import __version__
-    from . import convert, evaluate, generate, phasespace, sweep, tracks, train
+    from . import convert, evaluate, generate, phasespace, rollout, sweep, tracks, train
     from ._common import Parser, common_options
 
     common = common_options(False)
@@ -58,6 +58,7 @@ def build_parser():
     phasespace.add_parser(sub, common)
     convert.add_parser(sub, common)
     sweep.add_parser(sub, common)
+    rollout.add_parser(sub, common)
     return parser
 
 

@@ -259,7 +259,7 @@ class LandauKernel(Kernel):
         return G, G, (torch.zeros_like(G) if ds else None)
 
     def describe(self):
-        return {**super().describe(), "c0": float(self.c0)}
+        return {**super().describe(), "c0": float(self.c0.detach())}
 
 
 class CM1Kernel(Kernel):

@@ -7,7 +7,7 @@ import xarray as xr
 from ..schema import validate
 from .solver import CollisionSolver
 
-__all__ = ["rollout_runs"]
+__all__ = ["rollout_runs", "known_truth"]
 
 
 def rollout_runs(kernel, initial: dict, times, *, angle: float = 0.1, dt: float | None = None, seed: int = 0,
@@ -65,3 +65,36 @@ def rollout_runs(kernel, initial: dict, times, *, angle: float = 0.1, dt: float 
                             "component": ["x", "y", "z"]},
                     attrs=a)
     return validate(ds, "particles")
+
+
+def known_truth(kernel, runs=("uniform", "bimaxwellian", "double_well"), *, n: int = 20_000, times=None,
+                angle: float = 0.1, seed: int = 0, velocity_units: str = "v_th", time_units: str = "t") -> xr.Dataset:
+    """A particles file with one run per initial distribution, rolled out under a known kernel.
+
+    The initial velocities are the MD initial distributions of
+    :mod:`collop.sim.md.distributions` (zero mean, unit temperature); the
+    dataset then has the layout of an MD file, and a weak-form fit should
+    recover ``kernel``. The kernel's description is in ``attrs["truth"]``.
+
+    Parameters
+    ----------
+    kernel : collop.kinetic.Kernel
+    runs : sequence of str
+        Distribution names (also the run names).
+    n : int
+        Particles per run.
+    times : array, optional
+        Output times (default ``linspace(0, 3, 16)``).
+    angle, seed
+        See :func:`rollout_runs`; the initial sets use ``seed`` too.
+    """
+    import json
+
+    from ..sim.md.distributions import sample
+
+    rng = np.random.default_rng(seed)
+    initial = {r: sample(r, n, rng) for r in runs}
+    times = np.linspace(0.0, 3.0, 16) if times is None else np.asarray(times, dtype=float)
+    return rollout_runs(kernel, initial, times, angle=angle, seed=seed, velocity_units=velocity_units,
+                        time_units=time_units, source=f"collop.kinetic.known_truth ({kernel.model})",
+                        attrs={"truth": json.dumps(kernel.describe())})
