@@ -22,6 +22,10 @@ __all__ = ["FPTab", "METHODS", "curriculum_frame", "curriculum_spec", "operator_
 
 #: At most this many runs are overlaid by default in the comparison plots (newest first).
 COMPARE_DEFAULT = 4
+#: Columns of the Table-1 summaries shown in the tab (all runs are on this dataset; the CSV download of the
+#: Runs tab has every column at full precision).
+RUN_SHOWN = ["run", "method", "test set", "populations", "mean ± std", "epochs", "status"]
+METHOD_SHOWN = ["method", "test set", "runs", "populations", "mean ± std"]
 
 _VIEWS: dict = {}
 
@@ -131,10 +135,10 @@ class FPTab(Tab):
                                                          sizing_mode="stretch_width")
         self.loss_card = figure_card(self.loss_view, "loss-plot")
         # -- finished runs
-        self.run_table = pn.widgets.Tabulator(run_summary([]), disabled=True, show_index=False,
+        self.run_table = pn.widgets.Tabulator(run_summary([])[RUN_SHOWN], disabled=True, show_index=False,
                                               css_classes=["collop-run-summary"], sizing_mode="stretch_width",
                                               max_height=260)
-        self.method_table = pn.widgets.Tabulator(method_summary([]), disabled=True, show_index=False,
+        self.method_table = pn.widgets.Tabulator(method_summary([])[METHOD_SHOWN], disabled=True, show_index=False,
                                                  css_classes=["collop-method-summary"], sizing_mode="stretch_width")
         self.compare_w = pn.widgets.FloatSlider.from_param(self.param.compare_time, label="Time",
                                                            css_classes=["collop-compare-time"],
@@ -326,8 +330,8 @@ class FPTab(Tab):
         if not force and key == self._compare_key:
             return
         self._compare_key = key
-        self.run_table.value = run_summary(finished)
-        self.method_table.value = method_summary(finished)
+        self.run_table.value = run_summary(finished)[RUN_SHOWN]
+        self.method_table.value = method_summary(finished)[METHOD_SHOWN]
         ids = [r["id"] for r in finished]
         self.compare_pick.options = {run_label(r["id"], r.get("method")): r["id"] for r in finished}
         keep = [r for r in self.compare_runs if r in ids]

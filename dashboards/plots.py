@@ -169,7 +169,7 @@ def coefficient_figure(view: xr.Dataset | None, times, units: Units, *, label: s
         for t in (list(times) or [0.0]):     # the same curves without an operator: the legend stays put
             xy = (np.zeros(0), np.zeros(0)) if view is None else (view["speed"].values, _at_time(view[name], t))
             lines.append(Line(*xy, label=f"t = {float(t):g}"))
-        plots.append(_coef_plot(name, units, f"{sym}(v){(' — ' + label) if label else ''}", lines))
+        plots.append(_coef_plot(name, units, f"{sym}(v)", lines))
     return Figure(plots, ncols=3, name="coefficients", title="Coefficients" + (f" — {label}" if label else ""))
 
 

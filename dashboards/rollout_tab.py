@@ -236,7 +236,8 @@ class RolloutTab(Tab):
             err = rollout_error_by_time(f_hat, f).isel(time=slice(1, None))
             self.score.object = (f"Rollout MAE of **{md(pop)}**: {float(err.mean()):.4g} "
                                  "(mean |f̂ − f| / max f(t) over frames t ≥ 1)")
-            self._data = (f, f_hat, label.split(" (")[0])
+            name = label.split(" (")[0]
+            self._data = (f, f_hat, name if name == "true operator" else run_label(name))
             self._draw()
 
         self.bg.submit(partial(rollout_of, process=in_server()), done, path, data_path, pop)

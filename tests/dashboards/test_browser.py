@@ -120,7 +120,7 @@ def test_training_streams_live_then_exports_png(server, page):
         return max((ln["n"] for p in plots(page, "Training loss") for ln in p["lines"]), default=0)
 
     def coef_lines():
-        return sum(ln["n"] > ln["nan"] for p in plots(page, "A∥(v) —") for ln in p["lines"])
+        return sum(ln["n"] > ln["nan"] for p in plots(page, "A∥(v)") if p["title"] == "A∥(v)" for ln in p["lines"])
 
     # before the start: the live loss and coefficient plots are empty
     assert loss_points() == 0 and coef_lines() == 0
