@@ -27,7 +27,7 @@ __all__ = ["forward", "backward", "tanh32", "BLOCK"]
 
 BLOCK = 64
 
-_OPTS = dict(fastmath=True, cache=True, nogil=True)
+_OPTS = dict(fastmath=True, cache=True, nogil=True, error_model="numpy")
 _F = np.float32
 
 

@@ -20,7 +20,7 @@ __all__ = ["pair_terms", "PROFILE_CODES"]
 PROFILE_CODES = {"exp": 0, "gauss": 0, "v2exp": 1, "shell": 2}
 
 
-@numba.njit(fastmath=False, cache=True, nogil=True)
+@numba.njit(fastmath=True, cache=True, nogil=True, error_model="numpy")
 def _profile(code, q, C):
     if code == 0:
         e = math.exp(-q)
@@ -33,7 +33,7 @@ def _profile(code, q, C):
     return -2.0 * d * e, (4.0 * d * d - 2.0) * e
 
 
-@numba.njit(parallel=True, fastmath=False, cache=True, nogil=True)
+@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True, error_model="numpy")
 def pair_terms(V, vbar, frame, i1, i2, N, centres, widths, codes, consts, sigma, isotropic, tol):
     """Inputs ``x (P, 3)`` = ``(|u|/sigma, |r|/sigma, s/sigma^2)`` and coefficients ``(n_c, P, K)``.
 

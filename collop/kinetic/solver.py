@@ -106,6 +106,8 @@ class CollisionSolver:
             raise ValueError(f"dt must be positive, got {dt}")
         self.kernel, self.angle, self.dt, self.dtype = kernel, float(angle), dt, dtype
         self.max_substeps = int(max_substeps)
+        #: ``"auto"``: numba kernels for isotropic kernels in float64; ``"torch"``: PyTorch only
+        self.backend = "auto"
         self.gen = torch.Generator().manual_seed(int(seed))
 
     # -- one step -------------------------------------------------------------------
@@ -118,6 +120,8 @@ class CollisionSolver:
             return v
         perm = torch.randperm(N, generator=self.gen)
         i, j = perm[:m], perm[m:2 * m]
+        if self.kernel.isotropic and self.backend != "torch" and v.dtype == torch.float64 and v.is_contiguous():
+            return self._step_isotropic_numba(v, i, j, dt, vbar)
         v1, v2 = v[i], v[j]
         cen = 0.5 * (v1 + v2)
         if self.kernel.isotropic:
@@ -126,6 +130,24 @@ class CollisionSolver:
             u_new = self._rotate_substeps(v1, v2, dt, vbar)
         v[i] = cen + 0.5 * u_new
         v[j] = cen - 0.5 * u_new
+        return v
+
+    def _step_isotropic_numba(self, v, i, j, dt, vbar):
+        """:meth:`_rotate_isotropic` for all pairs by the numba kernels (same random numbers, same result)."""
+        from . import _collision_kernels as ck
+        from .geometry import degenerate_tolerance
+
+        tol = degenerate_tolerance(v.dtype)
+        vn, i_n, j_n = v.numpy(), i.numpy(), j.numpy()
+        a = torch.from_numpy(ck.pair_speeds(vn, i_n, j_n, tol))
+        ok = a > 0
+        a_safe = torch.where(ok, a, torch.ones_like(a)).to(self.kernel.dtype)
+        G, _, _ = self.kernel.gains(a_safe, a_safe, torch.zeros_like(a_safe))
+        G = torch.where(ok, G.detach().to(torch.float64), torch.zeros_like(a))
+        x = 1 - torch.rand(a.shape, generator=self.gen, dtype=torch.float64)
+        phi = 2 * math.pi * torch.rand(a.shape, generator=self.gen, dtype=torch.float64)
+        vb = (vbar if vbar is not None else torch.zeros(3, dtype=torch.float64)).to(torch.float64).numpy()
+        ck.turn_pairs(vn, i_n, j_n, vb, G.numpy(), float(dt), x.numpy(), phi.numpy(), tol)
         return v
 
     def _rotate_isotropic(self, v1, v2, dt, vbar):
