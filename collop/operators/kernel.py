@@ -356,41 +356,53 @@ def kernel_stencil(K: torch.Tensor, h: float, scheme: str, k: int, convention: s
     Tensor, shape (T, (2r+1)**2, N, M), 1/time units
         With ``r = kernel_radius(k, scheme, convention)``; see the module Notes
         for the face fluxes. Differentiable in ``K``.
+
+    Notes
+    -----
+    With ``F_{i+1/2} = sum_s w_s g(i+s)`` and ``g = K_x * f``, the x part of
+    ``C(i, j) = (F_{i+1/2} - F_{i-1/2}) / h`` is, for every window offset ``(l, m)``,
+
+    .. math::
+        + \\frac{w_s}{h} [i+\\tfrac12 \\text{ interior}] K_x(i+s, j; l, m) f(i+s+l, j+m)
+        - \\frac{w_s}{h} [i-\\tfrac12 \\text{ interior}] K_x(i-1+s, j; l, m) f(i-1+s+l, j+m),
+
+    and likewise along y. Each of these (at most eight) groups is one shifted
+    slice of ``K`` for all ``k x k`` offsets at once, added into the stencil
+    columns of its cell offsets with one ``index_add`` (whose gradient is an
+    ``index_select``), so the cost is a few passes over ``K`` whatever ``k``.
     """
     T, _, n, m = K.shape[:4]
     r = kernel_radius(k, scheme, convention)
     d = 2 * r + 1
-    off = [int(o) for o in window_offsets(k, convention)]
+    off = np.asarray(window_offsets(k, convention), dtype=np.int64)
+    L, Mo = np.meshgrid(off, off, indexing="ij")             # (k, k): l, m of each window entry
     w = SCHEMES[scheme]
-    cols: list = [None] * (d * d)
     dt_, dev = K.dtype, K.device
     # interior faces: face i+1/2 exists for 0 <= i <= N-2 (x) and j+1/2 for 0 <= j <= M-2 (y)
-    vx_ = torch.zeros(n, 1, dtype=dt_, device=dev)
-    vx_[: n - 1] = 1.0
-    vy_ = torch.zeros(1, m, dtype=dt_, device=dev)
-    vy_[:, : m - 1] = 1.0
-    vx_lo = torch.roll(vx_, 1, 0)                 # face i-1/2 interior: i-1 >= 0 and i-1 <= N-2
-    vy_lo = torch.roll(vy_, 1, 1)
+    up_x = torch.zeros(n, 1, dtype=dt_, device=dev)
+    up_x[: n - 1] = 1.0
+    up_y = torch.zeros(1, m, dtype=dt_, device=dev)
+    up_y[:, : m - 1] = 1.0
+    lo_x = torch.roll(up_x, 1, 0)                 # face i-1/2 interior: i-1 >= 0 and i-1 <= N-2
+    lo_y = torch.roll(up_y, 1, 1)
     Kx = torch.nn.functional.pad(K[:, 0].permute(0, 3, 4, 1, 2), (0, 0, 1, 1))    # (T, k, k, N+2, M)
     Ky = torch.nn.functional.pad(K[:, 1].permute(0, 3, 4, 1, 2), (1, 1, 0, 0))    # (T, k, k, N, M+2)
+    W = K.new_zeros(T, d * d, n, m)
 
-    def add(a, b, term):
-        c = (a + r) * d + (b + r)
-        cols[c] = term if cols[c] is None else cols[c] + term
+    def add(da, db, term):
+        # term (T, k, k, N, M) multiplies f at the cell offsets (l + da, m + db)
+        cols = torch.as_tensor(((L + da + r) * d + (Mo + db + r)).ravel(), device=dev)
+        W.index_add_(1, cols, term.reshape(T, k * k, n, m))
 
     for s, ws in ((0, w[0]), (1, w[1])):
         if not ws:
             continue
-        for li, l in enumerate(off):
-            for mi, mm in enumerate(off):
-                # x: + (1/h) valid(i) w_s K_x(i+s) f(i+s+l, j+m);  - (1/h) valid(i-1) w_s K_x(i-1+s) f(i-1+s+l, j+m)
-                add(s + l, mm, (ws / h) * vx_ * Kx[:, li, mi, 1 + s:1 + s + n, :])
-                add(s - 1 + l, mm, -(ws / h) * vx_lo * Kx[:, li, mi, s:s + n, :])
-                # y: the same along the second axis, K_y(i, j, l, m) at f(i+l, j+s+m)
-                add(l, s + mm, (ws / h) * vy_ * Ky[:, li, mi, :, 1 + s:1 + s + m])
-                add(l, s - 1 + mm, -(ws / h) * vy_lo * Ky[:, li, mi, :, s:s + m])
-    zero = K.new_zeros(T, n, m)
-    return torch.stack([zero if c is None else c for c in cols], 1)
+        c = ws / h
+        add(s, 0, (c * up_x) * Kx[..., 1 + s:1 + s + n, :])
+        add(s - 1, 0, (-c * lo_x) * Kx[..., s:s + n, :])
+        add(0, s, (c * up_y) * Ky[..., :, 1 + s:1 + s + m])
+        add(0, s - 1, (-c * lo_y) * Ky[..., :, s:s + m])
+    return W
 
 
 def kernel_from_fokker_planck(coeffs: torch.Tensor, h: float, k: int, scheme: str = "forward",
