@@ -269,10 +269,8 @@ class Figure:
                            isinstance(ly, Line) and ly.yerr is not None, isinstance(ly, Line) and ly.band is not None,
                            isinstance(ly, Line) and ly.marker, isinstance(ly, Line) and ly.line)
                           for ly in p.layers)
-            fits = any(isinstance(ly, (Image, Contour)) or np.isfinite(np.asarray(ly.y, dtype=float)).any()
-                       for ly in p.layers)
-            out.append((p.x.log, p.y.log, p.x.range is None and fits, p.y.range is None and fits, p.equal_aspect,
-                        p.legend, p.legend_at, kinds, tuple(ly.label for ly in p.lines())))
+            out.append((p.x.log, p.y.log, p.equal_aspect, p.legend, p.legend_at, kinds,
+                        tuple(ly.label for ly in p.lines())))
         return tuple(out)
 
     def describe(self) -> dict:

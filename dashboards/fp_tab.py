@@ -127,13 +127,12 @@ class FPTab(Tab):
         self.progress_text = pn.pane.Markdown("No run followed.", css_classes=["collop-progress-text"])
         self.feed_text = pn.pane.Markdown("", css_classes=["collop-feed-status"])
         self.units = Units()
-        self.loss_view = FigureView(plots.loss_figure(None), css_classes=["collop-loss-view"])
-        self.coef_view = FigureView(plots.coefficient_figure(None, [0.0], self.units),
-                                    css_classes=["collop-coef-plot"])
+        # the figures are made once the tab's state is set (below): made earlier with placeholder
+        # curves, they would be rebuilt at once (their structure changes), which cost a second
+        self.loss_view = self.coef_view = self.compare_view = None
         self.times_w = pn.widgets.MultiChoice.from_param(self.param.coef_times, label="Times of the curves",
                                                          css_classes=["collop-coef-times"],
                                                          sizing_mode="stretch_width")
-        self.loss_card = figure_card(self.loss_view, "loss-plot")
         # -- finished runs
         self.run_table = pn.widgets.Tabulator(run_summary([])[RUN_SHOWN], disabled=True, show_index=False,
                                               css_classes=["collop-run-summary"], sizing_mode="stretch_width",
@@ -146,9 +145,20 @@ class FPTab(Tab):
         self.compare_pick = pn.widgets.MultiChoice.from_param(self.param.compare_runs, label="Runs overlaid",
                                                               css_classes=["collop-compare-runs"],
                                                               sizing_mode="stretch_width")
-        self.compare_view = FigureView(plots.compare_figure({}, 0.0, self.units), css_classes=["collop-compare-plot"])
         self._views: dict = {}
         self._compare_key = None
+        self.param.watch(lambda *_: self._draw_live(), ["coef_times"])
+        self.param.watch(lambda *_: self._draw_compare(), ["compare_time", "compare_runs"])
+        s.param.watch(lambda *_: self._dataset_changed(), ["dataset"])
+        s.param.watch(self._run_chosen, ["current_run"])
+        s.param.watch(lambda *_: self._runs_changed(), ["runs"])
+        self._dataset_changed()
+        self._follow_now()
+        self.loss_view = FigureView(self._loss_figure(), css_classes=["collop-loss-view"])
+        self.coef_view = FigureView(self._coef_figure(), css_classes=["collop-coef-plot"])
+        self.compare_view = FigureView(self._compare_figure(), css_classes=["collop-compare-plot"])
+        self.loss_card = figure_card(self.loss_view, "loss-plot")
+        self._loss_visible()
 
         top = pn.Row(self.start, self.stop, sizing_mode="stretch_width")
         controls = pn.Column(top, self.message, self.source_note, self.train, self.test, self.method,
@@ -170,13 +180,6 @@ class FPTab(Tab):
             sizing_mode="stretch_width", css_classes=["collop-fp-finished"])
         self._layout = pn.Row(controls, pn.Column(self.live, finished, sizing_mode="stretch_width"),
                               sizing_mode="stretch_width")
-        self.param.watch(lambda *_: self._draw_live(), ["coef_times"])
-        self.param.watch(lambda *_: self._draw_compare(), ["compare_time", "compare_runs"])
-        s.param.watch(lambda *_: self._dataset_changed(), ["dataset"])
-        s.param.watch(self._run_chosen, ["current_run"])
-        s.param.watch(lambda *_: self._runs_changed(), ["runs"])
-        self._dataset_changed()
-        self._follow()
 
     # -- inputs --------------------------------------------------------------------------
     def _dataset_changed(self) -> None:
@@ -297,21 +300,35 @@ class FPTab(Tab):
                 self._loading_run = False
             if notes:
                 set_alert(self.message, f"{s.current_run}: " + "; ".join(notes), "warning")
-        is_tracks = (info or {}).get("method") == "tracks" or (info or {}).get("kind") == "tracks"
-        self.loss_card.visible = not is_tracks
+        self._loss_visible()
         self.tick()
 
-    def _draw_live(self) -> None:
+    def _loss_visible(self) -> None:
+        """No loss axes for a Tracks run (it is not trained)."""
+        info = self.state.run_info(self.state.current_run) if self.state.current_run else None
+        if getattr(self, "loss_card", None) is not None:
+            self.loss_card.visible = not ((info or {}).get("method") == "tracks" or (info or {}).get("kind") == "tracks")
+
+    def _label(self) -> str:
         s = self.state
         info = s.run_info(s.current_run) if s.current_run else None
+        return run_label(s.current_run, (info or {}).get("method")) if s.current_run else ""
+
+    def _coef_figure(self):
+        s = self.state
         op = self.feed.operator
-        view = None
-        if op is not None:
-            view = self._live_view(op, info)
-        label = run_label(s.current_run, (info or {}).get("method")) if s.current_run else ""
-        self.coef_view.update(plots.coefficient_figure(view, self.coef_times, self.units, label=label))
-        self.loss_view.update(plots.loss_figure(self.feed.loss, title=f"Training loss — {label}" if label
-                                                else "Training loss"))
+        view = None if op is None else self._live_view(op, s.run_info(s.current_run) if s.current_run else None)
+        return plots.coefficient_figure(view, self.coef_times, self.units, label=self._label())
+
+    def _loss_figure(self):
+        label = self._label()
+        return plots.loss_figure(self.feed.loss, title=f"Training loss — {label}" if label else "Training loss")
+
+    def _draw_live(self) -> None:
+        if self.coef_view is None:
+            return
+        self.coef_view.update(self._coef_figure())
+        self.loss_view.update(self._loss_figure())
 
     def _live_view(self, op, info):
         key = (id(op), id(self.state.dataset))
@@ -345,6 +362,10 @@ class FPTab(Tab):
             self._draw_compare()
 
     def _draw_compare(self) -> None:
+        if self.compare_view is not None:
+            self.compare_view.update(self._compare_figure())
+
+    def _compare_figure(self):
         s = self.state
         views = {}
         if s.truth_path is not None:
@@ -358,7 +379,7 @@ class FPTab(Tab):
             v = operator_view(os.path.join(info["path"], "operator.nc"), info, s.dataset)
             if v is not None:
                 views[run_label(rid, info.get("method"))] = v
-        self.compare_view.update(plots.compare_figure(views, self.compare_time, self.units))
+        return plots.compare_figure(views, self.compare_time, self.units)
 
     def tick(self) -> None:
         """Take in the followed run's new events; update the progress line, messages and figures."""

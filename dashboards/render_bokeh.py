@@ -172,8 +172,9 @@ class _PlotModels:
         for ax, dim in ((plot.x, "x"), (plot.y, "y")):
             rng = p.x_range if dim == "x" else p.y_range
             want = _range(ax, plot.layers, dim)
-            if isinstance(want, Range1d) and isinstance(rng, Range1d) and (rng.start, rng.end) != (want.start,
-                                                                                                  want.end):
+            if type(want) is not type(rng):          # fitted <-> fixed (a plot got or lost its data)
+                setattr(p, f"{dim}_range", want)
+            elif isinstance(want, Range1d) and (rng.start, rng.end) != (want.start, want.end):
                 rng.update(start=want.start, end=want.end)
         for (kind, obj, mapper), ly in zip(self.parts, plot.layers):
             if kind == "image":
