@@ -28,7 +28,7 @@ import xarray as xr
 from scipy.special import digamma
 
 __all__ = ["moments", "entropy_knn", "conservation", "energy_distance", "pdf_l1", "speed_pdf",
-           "v12_pdf", "marginal_pdfs", "distance_series", "gain_table", "gain_table_mean_s"]
+           "v12_pdf", "marginal_pdfs", "pdf_series", "distance_series", "gain_table", "gain_table_mean_s"]
 
 
 def moments(v) -> dict:
@@ -174,6 +174,28 @@ def pdf_l1(x, y, *, kind: str = "speed", bins: int = 40, vmax: float | None = No
     if kind == "marginal":
         return float(np.mean(np.sum(np.abs(marginal_pdfs(x, e) - marginal_pdfs(y, e)) * d, -1)))
     raise ValueError(f"kind must be 'speed', 'v12' or 'marginal', not {kind!r}")
+
+
+def pdf_series(v, times, *, vmax: float, bins: int = 40) -> xr.Dataset:
+    """Binned PDFs of a series of velocity sets ``v (T, N, 3)`` for plots (Zhao et al., Figs. 2-4, 17-18).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``speed_pdf(time, speed)`` on ``[0, vmax]``, ``v12(time, v1, v2)`` and
+        ``marginal(time, component, v)`` on ``[-vmax, vmax]``, bin centres as
+        coordinates; each integrates to the fraction of particles inside.
+    """
+    se = np.linspace(0.0, vmax, bins + 1)
+    e = _edges(vmax, bins)
+    c = 0.5 * (e[1:] + e[:-1])
+    v = np.asarray(v)
+    return xr.Dataset(
+        {"speed_pdf": (("time", "speed"), np.stack([speed_pdf(x, se) for x in v])),
+         "v12": (("time", "v1", "v2"), np.stack([v12_pdf(x, e) for x in v])),
+         "marginal": (("time", "component", "v"), np.stack([marginal_pdfs(x, e) for x in v]))},
+        coords={"time": np.asarray(times, dtype=float), "speed": 0.5 * (se[1:] + se[:-1]), "v1": c, "v2": c,
+                "v": c, "component": ["x", "y", "z"]})
 
 
 def distance_series(model, md, *, max_points: int | None = 2000, seed: int = 0) -> dict:

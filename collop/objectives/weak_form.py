@@ -235,6 +235,8 @@ class WeakForm(Objective):
     Options = WeakFormOptions
     data_kind = "particles"
     keep = "last"                 # the loss is a noisy estimate: keep the last weights
+    #: ``"auto"``: the numba pair kernel in float32; ``"torch"``: PyTorch only (the reference)
+    backend = "auto"
     snapshot_every = 250
     checkpoint_every = 500
 
@@ -317,7 +319,7 @@ class WeakForm(Objective):
     def _contributions(self, op, frame, i, j):
         """Each pair's weak-form terms ``(P, K)``: numba for float32, PyTorch otherwise (same formulas)."""
         kernel, N = op.kernel, self.N
-        if self.dtype == torch.float32:
+        if self.dtype == torch.float32 and self.backend != "torch":
             from ..kinetic._pair_kernels import pair_terms
 
             x, coef = pair_terms(self.V.numpy(), self.vbar.numpy(), frame.numpy(), i.numpy(), j.numpy(), N,
