@@ -38,6 +38,19 @@ gives the point to another worker (up to dask's
 :class:`collop.CollopError` is retried ``retries`` times (dask's ``retries``);
 one that still fails, or fails on bad input, is recorded with its error and
 the others go on.
+
+A point's identity is its training (:mod:`collop.sweep.grid`), so a rerun
+with a changed or extended spec reuses every point the two grids share and
+indexes the new grid; folders of points no longer in it stay, unindexed.
+
+Following and stopping a sweep
+------------------------------
+Other processes (the app) read ``sweep.json`` (:func:`collop.sweep.read_sweep`
+tells whether a ``running`` sweep's process is alive) and follow
+``events.jsonl``. ``stop`` asks running points to end after their current
+epoch (status ``stopped``, resumable) and skips the others; a sweep run by
+``collop sweep run`` is stopped the same way by SIGINT or SIGTERM, e.g.
+:func:`collop.runs.signal_run` on the sweep folder.
 """
 from __future__ import annotations
 
@@ -329,12 +342,19 @@ class Cluster:
         if self.scheduler is not None:
             self.client = connect(self.scheduler, self.timeout)
             return self
+        import dask
         from distributed import LocalCluster
 
-        with _quiet():
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.CRITICAL,
-                                         scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
+        # no statistical profiler in the workers: nobody reads it, and its sampling thread
+        # takes the GIL from the training 100 times a second
+        with _quiet(), dask.config.set({"distributed.worker.profile.enabled": False}):
+            try:
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=None, silence_logs=logging.CRITICAL,
+                                             scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
+            except Exception as exc:  # noqa: BLE001 - e.g. spawn could not re-import the main script
+                raise CollopError(f"cannot start {self.workers} local dask worker(s) ({_one_line(exc)}); a script "
+                                  "that runs a sweep must guard it with if __name__ == '__main__':") from None
             self.client = Client(self._cluster, set_as_default=False)
             from ._worker import IgnoreInterrupt
 
