@@ -1,4 +1,4 @@
-"""The Fokker-Planck training form: its state as a :class:`param.Parameterized`, validation, and a run's own parameters."""
+"""The Fokker-Planck training form: its state (a :class:`param.Parameterized`), validation, a run's own parameters."""
 from __future__ import annotations
 
 import numpy as np

@@ -307,7 +307,8 @@ class FPTab(Tab):
         """No loss axes for a Tracks run (it is not trained)."""
         info = self.state.run_info(self.state.current_run) if self.state.current_run else None
         if getattr(self, "loss_card", None) is not None:
-            self.loss_card.visible = not ((info or {}).get("method") == "tracks" or (info or {}).get("kind") == "tracks")
+            info = info or {}
+            self.loss_card.visible = not (info.get("method") == "tracks" or info.get("kind") == "tracks")
 
     def _label(self) -> str:
         s = self.state

@@ -265,7 +265,8 @@ def fig3_figure(f: xr.DataArray, rollouts: dict, time_indices, units: Units, *, 
     Every density is divided by the data's peak at its frame, ``max f(t)``,
     as in the paper, so all f rows share the colour range 0..max over the
     panels, and every difference row the diverging range ±max |(f̂ − f)/max f(t)|
-    over all runs and columns.
+    over all runs and columns (the colour bars say so). The data row's titles
+    give each column's time.
     """
     idx = [int(i) for i in time_indices]
     peak = f.max(dim=("vx", "vy"))
@@ -283,14 +284,13 @@ def fig3_figure(f: xr.DataArray, rollouts: dict, time_indices, units: Units, *, 
     def tl(i):
         return f"t = {float(f['time'][i]):g}" + (f" [{units.t}]" if units.t else "")
 
-    for lab, arr in rows:
+    for lab, arr in rows:          # columns: frames (their times in the data row's titles)
         for i in idx:
-            plots.append(Plot(f"{lab}: f̂ / max f, {tl(i)}" if lab != "data" else f"data: f / max f, {tl(i)}",
-                              Axis("vx", v), Axis("vy", v), [_img(arr.isel(time=i), b, fs, "f / max f")],
-                              equal_aspect=True, width=170, height=170))
+            plots.append(Plot(f"data, {tl(i)}" if lab == "data" else f"{lab}: f̂", Axis("vx", v), Axis("vy", v),
+                              [_img(arr.isel(time=i), b, fs, "f / max f")], equal_aspect=True, width=170, height=170))
         if lab != "data":
             for i in idx:
-                plots.append(Plot(f"{lab}: {ERROR_LABEL}, {tl(i)}", Axis("vx", v), Axis("vy", v),
+                plots.append(Plot(f"{lab}: f̂ − f", Axis("vx", v), Axis("vy", v),
                                   [_img(diffs[lab].isel(time=i), b, ds_, "difference")], equal_aspect=True,
                                   width=170, height=170))
     return Figure(plots, ncols=len(idx), name="fig3-plot",

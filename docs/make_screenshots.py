@@ -61,7 +61,7 @@ def main(argv=None) -> int:
             while "Rollout MAE" not in pane_text(page, "collop-rollout-score") and time.time() < deadline:
                 time.sleep(1)
             page.wait_for_function("""() => [...Bokeh.documents[0].all_models].some(m => m.name === 'collop-plot'
-                && m.title && m.title.text.startsWith('data: f / max f'))""", timeout=600_000)
+                && m.title && m.title.text.startsWith('data, t ='))""", timeout=600_000)
             page.locator(".collop-rollout-time .pn-player-button, .collop-rollout-time button").nth(5).click()  # play
             time.sleep(12)
             page.screenshot(path=str(out / "rollout_tab.png"), full_page=True)

@@ -1,4 +1,4 @@
-"""collop.views: units, the isotropic view of any operator, particle support, per-frame rollout error, sampling table."""
+"""collop.views: units, the isotropic view of any operator, particle support, rollout error per frame, sampling."""
 import json
 
 import numpy as np

@@ -61,7 +61,8 @@ def make_run(runs_root, run_id: str, *, method: str = "ps-tensor", data=DATA, tr
             folder.append_event({"event": "epoch", "stage": s, "epoch": e, "loss": 0.05 * np.exp(-total / 30),
                                  "seconds": 0.05 * total})
     errs = errors or {p: 0.01 * (1 + k) * scale for k, p in enumerate(test)}
-    metrics = {"rollout_mae": float(np.mean(list(errs.values()))), "rollout_mae_std": float(np.std(list(errs.values()))),
+    vals = np.asarray(list(errs.values()))
+    metrics = {"rollout_mae": float(vals.mean()), "rollout_mae_std": float(vals.std()),
                "per_population": errs, "epochs": total, "method": method}
     (folder.path / "metrics.json").write_text(to_json(metrics) + "\n")
     folder.append_event({"event": "done", "status": status, "message": ""})

@@ -1,4 +1,4 @@
-"""Sessions from other machines are refused unless the server opted in: the guard reads the address where Bokeh keeps it."""
+"""Sessions from other machines are refused unless the server opted in; the guard reads the address Bokeh keeps."""
 from types import SimpleNamespace
 
 import pytest

@@ -1,4 +1,4 @@
-"""One figure description, drawn for the page (Bokeh) and exported (matplotlib PNG/SVG/PDF, standalone HTML): the same."""
+"""One figure description, drawn for the page (Bokeh) and exported (matplotlib PNG/SVG/PDF, HTML): the same."""
 import io
 import json
 import re
@@ -32,7 +32,8 @@ def figure():
                 width=300, height=200)
     pareto = Plot("pareto", Axis("k"), Axis("MAE"), [Line([1, 2, 3], [0.3, 0.2, 0.1], "PS", line=False, marker=True,
                                                           yerr=[0.01, 0.02, 0.03]),
-                                                     Line([1, 2, 3], [0.3, 0.2, 0.1], "band", band=([.2, .1, 0], [.4, .3, .2]))],
+                                                     Line([1, 2, 3], [0.3, 0.2, 0.1], "band",
+                                                          band=([.2, .1, 0], [.4, .3, .2]))],
                   legend_at="below")
     contour = Plot("g_r²", Axis("u"), Axis("r"), [Contour(x, x, f, np.linspace(0, 1, 6), ColorScale(label="g"),
                                                           filled=True)])

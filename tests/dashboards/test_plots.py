@@ -103,7 +103,8 @@ def test_rollout_figure_shares_f_scale_and_centres_the_difference():
     assert data.color.high == roll.color.high == pytest.approx(float(max(f.max(), f_hat.max())))
     d = (f_hat - f) / f.max(("vx", "vy"))
     lim = float(abs(d).max())
-    assert diff.color.cmap == "RdBu_r" and (diff.color.low, diff.color.high) == (pytest.approx(-lim), pytest.approx(lim))
+    assert diff.color.cmap == "RdBu_r"
+    assert (diff.color.low, diff.color.high) == (pytest.approx(-lim), pytest.approx(lim))
     np.testing.assert_allclose(diff.values, d.isel(time=1).transpose("vy", "vx").values, rtol=1e-6)
 
 
@@ -111,7 +112,7 @@ def test_fig3_and_error_against_time():
     f, f_hat = _pair()
     fig = plots.fig3_figure(f, {"a": f_hat, "b": f * 0.9}, [0, 1], Units("u", "s"), population="p")
     assert fig.ncols == 2 and len(fig.plots) == 2 + 2 * 2 * 2            # data row, then per run two rows
-    assert fig.plots[0].title.startswith("data:") and fig.plots[2].title.startswith("a:")
+    assert [fig.plots[k].title for k in (0, 2, 4)] == ["data, t = 0 [s]", "a: f̂", "a: f̂ − f"]
     assert all(p.layers[0].color.cmap == "RdBu_r" for p in fig.plots[4:6])
     from collop.views import rollout_error_by_time
 

@@ -334,8 +334,10 @@ def test_no_script_from_data_runs(server, page, store):
     page.locator(".collop-train-pops").first.click()
     time.sleep(1.0)
     assert page.evaluate("() => window.__xss") is None and dialogs == []
-    assert page.evaluate("""() => { const all = []; const walk = (root) => { for (const e of root.querySelectorAll('*')) {
-        if (e.tagName === 'IMG' && e.getAttribute('src') === 'x') all.push(e); if (e.shadowRoot) walk(e.shadowRoot); } };
+    assert page.evaluate("""() => { const all = [];
+        const walk = (root) => { for (const e of root.querySelectorAll('*')) {
+          if (e.tagName === 'IMG' && e.getAttribute('src') === 'x') all.push(e);
+          if (e.shadowRoot) walk(e.shadowRoot); } };
         walk(document); return all.length; }""") == 0
 
 
@@ -498,8 +500,12 @@ def test_rollouts_compare_runs_without_freezing_other_sessions(server, browser):
         err = _wait(lambda: [p for p in plots(a, "Rollout error against time") if p["lines"] and
                              p["lines"][0]["n"] > 0], 300, "the error-against-time plot")[0]
         assert "dimensionless" in err["y_label"] and "[frame]" in err["x_label"]
-        grid = _wait(lambda: [p for p in plots(a, "max f") if p["images"]], 300, "the Fig. 3 grid")
-        assert any(p["title"].startswith("data:") for p in grid)
+        fig3_bars = ("f / max f(t)", "(f̂ − f) / max f(t)")
+        grid = _wait(lambda: [p for p in plots(a, "") if p["images"] and p["colorbars"]
+                              and not p["title"].startswith("(") and p["colorbars"][0]["title"] in fig3_bars],
+                     300, "the Fig. 3 grid")
+        assert any(p["title"].startswith("data, t =") for p in grid)
+        assert any(p["title"].endswith(": f̂ − f") and p["tags"]["colorbars"][0]["cmap"] == "RdBu_r" for p in grid)
         assert all(p["colorbars"] for p in grid)
     finally:
         ctx_a.close()
