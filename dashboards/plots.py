@@ -150,7 +150,7 @@ def _at_time(da: xr.DataArray, t: float) -> np.ndarray:
 
 def _coef_plot(name: str, units: Units, title: str, lines: list) -> Plot:
     return Plot(title, Axis("v", units.v), Axis(COEFFICIENTS[name], units.coefficient(name)), lines,
-                width=220, height=200, legend_at="below")
+                width=200, height=200, legend_at="below")
 
 
 def coefficient_figure(view: xr.Dataset | None, times, units: Units, *, label: str = "") -> Figure:
