@@ -134,11 +134,12 @@ class FPTab(Tab):
                                                          css_classes=["collop-coef-times"],
                                                          sizing_mode="stretch_width")
         # -- finished runs
-        self.run_table = pn.widgets.Tabulator(run_summary([])[RUN_SHOWN], disabled=True, show_index=False,
-                                              css_classes=["collop-run-summary"], sizing_mode="stretch_width",
-                                              max_height=260)
-        self.method_table = pn.widgets.Tabulator(method_summary([])[METHOD_SHOWN], disabled=True, show_index=False,
-                                                 css_classes=["collop-method-summary"], sizing_mode="stretch_width")
+        # plain HTML tables (pandas escapes every cell): much lighter for the browser than Tabulators
+        self.run_table = pn.pane.DataFrame(run_summary([])[RUN_SHOWN], index=False, escape=True,
+                                           css_classes=["collop-run-summary"], sizing_mode="stretch_width",
+                                           max_height=260)
+        self.method_table = pn.pane.DataFrame(method_summary([])[METHOD_SHOWN], index=False, escape=True,
+                                              css_classes=["collop-method-summary"], sizing_mode="stretch_width")
         self.compare_w = pn.widgets.FloatSlider.from_param(self.param.compare_time, label="Time",
                                                            css_classes=["collop-compare-time"],
                                                            sizing_mode="stretch_width")
@@ -348,8 +349,8 @@ class FPTab(Tab):
         if not force and key == self._compare_key:
             return
         self._compare_key = key
-        self.run_table.value = run_summary(finished)[RUN_SHOWN]
-        self.method_table.value = method_summary(finished)[METHOD_SHOWN]
+        self.run_table.object = run_summary(finished)[RUN_SHOWN]
+        self.method_table.object = method_summary(finished)[METHOD_SHOWN]
         ids = [r["id"] for r in finished]
         self.compare_pick.options = {run_label(r["id"], r.get("method")): r["id"] for r in finished}
         keep = [r for r in self.compare_runs if r in ids]

@@ -192,8 +192,8 @@ def test_runs_from_disk_fill_the_tabs(app, config, roots):
     assert list(runs_tab.table.value["id"]) == ["made-run"]
     assert runs_tab.table.value["status"][0] == "finished" and runs_tab.table.value["progress"][0] == "30/30"
     # finished runs on this dataset: per-run and per-method Table 1, overlaid coefficients
-    assert list(fp.run_table.value["run"]) == ["made-run"]
-    assert list(fp.method_table.value["method"]) == ["ps-nn"]
+    assert list(fp.run_table.object["run"]) == ["made-run"]
+    assert list(fp.method_table.object["method"]) == ["ps-nn"]
     assert fp.compare_runs == ["made-run"]
     labels = [ln.label for ln in fp.compare_view.fig.plots[0].layers]
     assert labels == ["truth", "ps-nn · made-run"]
