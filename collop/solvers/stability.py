@@ -8,7 +8,7 @@ from . import _kernels as _k
 from .autograd import _use_kernel
 from .discretisation import stencil_offsets, stencil_radius
 
-__all__ = ["stable_substeps"]
+__all__ = ["stable_substeps", "spectral_substeps", "ritz_values", "euler_amplification"]
 
 
 def _rates_torch(W: torch.Tensor) -> np.ndarray:
@@ -122,3 +122,176 @@ def stable_substeps(W: torch.Tensor, dt, *, safety: float = 0.9, max_substeps: i
         need = np.maximum(rates[:, 0] * dtt / (2.0 * safety), rates[:, 1] * dtt / safety)
     counts = np.clip(np.ceil(need), 1, max_substeps).astype(np.int64)
     return counts if per_frame else int(counts.max())
+
+
+# --- spectral estimate ---------------------------------------------------------------------
+
+def _distinct_frames(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the distinct frames of ``W (T, ...)`` and, per frame, its representative's position.
+
+    Only runs of bit-identical consecutive frames are merged (a time-invariant
+    operator repeats one stencil over every frame).
+    """
+    T = W.shape[0]
+    if T == 1:
+        return np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    new = np.ones(T, dtype=bool)
+    new[1:] = ~np.all(W[1:] == W[:-1], axis=tuple(range(1, W.ndim)))
+    reps = np.flatnonzero(new)
+    return reps, np.cumsum(new) - 1
+
+
+def _arnoldi_ritz(Wd: np.ndarray, m: int, seed: int) -> np.ndarray:
+    """Ritz values of ``m`` Arnoldi steps for each frame's operator ``L_t`` (stencil ``Wd[t]``), batched.
+
+    ``Wd (U, K, N, M)`` float64; returns complex ``(U, m)``. Classical
+    Gram-Schmidt applied twice; an exhausted Krylov space (e.g. the zero
+    operator) pads with zero Ritz values.
+    """
+    U, K, N, M = Wd.shape
+    r = stencil_radius(K)
+    n = N * M
+    rng = np.random.default_rng(seed)
+    V = np.zeros((m + 1, U, n))
+    H = np.zeros((U, m + 1, m))
+    v = rng.standard_normal((U, n))
+    v -= v.mean(1, keepdims=True)              # no component along the conserved mass
+    V[0] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    ones = np.ones(U, dtype=np.uint8)
+    for j in range(m):
+        vp = _k.pad(V[j].reshape(U, 1, N, M), r)
+        w = (_k.step_padded(vp, Wd, ones)[:, 0, r:N + r, r:M + r].reshape(U, n) - V[j])
+        for _ in range(2):                      # CGS2: orthogonal to round-off
+            c = np.einsum("jun,un->uj", V[:j + 1], w)
+            w -= np.einsum("uj,jun->un", c, V[:j + 1])
+            H[:, :j + 1, j] += c
+        nrm = np.linalg.norm(w, axis=1)
+        H[:, j + 1, j] = nrm
+        ok = nrm > 1e-12 * np.maximum(np.abs(H[:, :j + 2, j]).max(1), 1e-300)
+        V[j + 1] = np.where(ok[:, None], w / np.where(ok, nrm, 1.0)[:, None], 0.0)
+        H[~ok, j + 1, j] = 0.0
+    return np.linalg.eigvals(H[:, :m, :m])
+
+
+def ritz_values(W: torch.Tensor, dt, *, m: int = 16, seed: int = 0) -> np.ndarray:
+    """Estimates of the outer eigenvalues of each frame's operator, times the frame interval.
+
+    Parameters
+    ----------
+    W : Tensor, shape (T, K, N, M)
+        Stencils of the frames (1 / time units).
+    dt : float or Tensor (T,)
+        Frame intervals (time units).
+    m : int
+        Arnoldi steps per frame (the number of Ritz values).
+    seed : int
+        Seed of the random start vector (the same ``W`` always gives the same values).
+
+    Returns
+    -------
+    ndarray of complex, shape (T, m)
+        Ritz values ``z = dt * theta`` (dimensionless). Frames with a
+        non-finite weight get NaN.
+
+    Notes
+    -----
+    ``m`` steps of the Arnoldi process on ``L_t`` from a random start vector
+    with zero sum give the eigenvalues ``theta`` of the ``m x m`` Hessenberg
+    matrix. They converge first to the eigenvalues on the outside of the
+    spectrum, which are the ones that limit an explicit step. Runs of
+    identical consecutive frames are computed once.
+    """
+    T = W.shape[0]
+    with torch.no_grad():
+        dtt = torch.as_tensor(dt, dtype=torch.float64).expand(T).cpu().numpy()
+        Wn = W.detach().to(torch.float64).cpu().numpy()
+    reps, where = _distinct_frames(Wn)
+    Wd = np.ascontiguousarray(Wn[reps] * dtt[reps, None, None, None])
+    out = np.full((reps.size, m), np.nan, dtype=complex)
+    good = np.isfinite(Wd).reshape(reps.size, -1).all(1)
+    if good.any():
+        out[good] = _arnoldi_ritz(np.ascontiguousarray(Wd[good]), m, seed)
+    return out[where]
+
+
+def euler_amplification(z):
+    """Amplification factor of one forward-Euler step, ``R(z) = 1 + z``."""
+    return 1 + z
+
+
+def spectral_substeps(W: torch.Tensor, dt, *, amplification=euler_amplification, margin: float = 1.1,
+                      growth: float = 1e-4, m: int = 16, max_substeps: int = 10_000, seed: int = 0,
+                      cap: np.ndarray | None = None) -> np.ndarray:
+    """Sub-steps per frame from the spectrum of each frame's operator.
+
+    Parameters
+    ----------
+    W : Tensor, shape (T, K, N, M)
+        Stencils of the frames (1 / time units).
+    dt : float or Tensor (T,)
+        Frame intervals (time units).
+    amplification : callable
+        ``R(z)``: the factor by which one sub-step of the integrator
+        multiplies an eigenmode with ``z = dt_sub * lambda`` (vectorised over
+        complex arrays).
+    margin : float
+        Factor applied to the Ritz values (``>= 1``): they approach the
+        outer eigenvalues from inside.
+    growth : float
+        Excess growth per frame allowed over the exact one, ``|R(z/n)|^n <=
+        max(1, |exp(z)|) (1 + growth)`` (dimensionless).
+    m : int
+        Arnoldi steps per frame (:func:`ritz_values`).
+    max_substeps : int
+        Upper limit of the count.
+    seed : int
+        Seed of the Arnoldi start vector.
+    cap : ndarray of int (T,), optional
+        Per-frame upper limit (e.g. :func:`stable_substeps`, whose bound
+        holds for every eigenvalue).
+
+    Returns
+    -------
+    ndarray of int, shape (T,)
+        The smallest ``n >= 1`` per frame for which every Ritz value ``z``
+        (scaled by ``margin``) satisfies the growth condition above. Frames
+        with a non-finite weight get 1.
+
+    Notes
+    -----
+    A mode ``exp(lambda t)`` of the semi-discrete system ``df/dt = L f`` is
+    multiplied by ``R(dt lambda / n)^n`` over a frame of ``n`` sub-steps,
+    against ``exp(dt lambda)`` exactly. The condition asks that no mode grow
+    by more than ``1 + growth`` per frame beyond its exact growth (modes with
+    ``Re lambda > 0`` grow in the semi-discrete system itself; no sub-step
+    count changes that). For forward Euler and ``Re z < 0`` it is close to
+    ``n >= |z|^2 / (-2 Re z)``: the eigenvalues must lie in the disc
+    ``|1 + z/n| <= 1``.
+    """
+    z = ritz_values(W, dt, m=m, seed=seed) * margin
+    T = z.shape[0]
+    bad = ~np.isfinite(z).all(1)
+    z = np.where(np.isfinite(z), z, 0.0)
+    limit = np.log1p(growth) + np.maximum(z.real, 0.0) + 1e-12   # allowed log growth per frame
+
+    def stable(n):
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            logg = n[:, None] * np.log(np.abs(amplification(z / n[:, None])))
+        return (logg <= limit).all(1) | bad
+
+    # smallest stable n per frame: doubling, then bisection (all frames in lock step)
+    hi = np.ones(T, dtype=np.int64)
+    ok = stable(hi)
+    while not ok.all() and hi.max() < max_substeps:
+        hi = np.where(ok, hi, np.minimum(2 * hi, max_substeps))
+        ok = stable(hi)
+    lo = np.where(hi > 1, hi // 2, 0)                      # largest count known (or assumed) unstable
+    while (hi - lo > 1).any():
+        mid = np.where(hi - lo > 1, (lo + hi) // 2, hi)
+        ok = stable(mid)
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    counts = np.where(bad, 1, hi)
+    if cap is not None:
+        counts = np.minimum(counts, np.asarray(cap, dtype=np.int64))
+    return np.maximum(counts, 1)
