@@ -114,13 +114,18 @@ class AppServer:
         Pass ``--warm`` (import and build once at start-up).
     extra : list of str
         More arguments after ``--args``.
+    serve_args : list of str
+        More arguments of ``panel serve`` (before ``--args``).
+    apps : list of paths
+        More scripts served by the same process (at ``/<stem>``).
     """
 
-    def __init__(self, runs, *, warm: bool = False, extra=(), log=None, serve_args=(), env=None):
+    def __init__(self, runs, *, warm: bool = False, extra=(), log=None, serve_args=(), env=None, apps=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/app"
         panel = Path(sys.executable).with_name("panel")
-        cmd = [str(panel), "serve", str(ROOT / "app.py"), "--address", "127.0.0.1", "--port", str(self.port),
+        cmd = [str(panel), "serve", str(ROOT / "app.py"), *map(str, apps), "--address", "127.0.0.1",
+               "--port", str(self.port),
                "--allow-websocket-origin", f"127.0.0.1:{self.port}", *(["--warm"] if warm else []), *serve_args,
                "--args", "--runs", str(runs), *extra]
         env = {**os.environ, "BOKEH_IN_DOCKER": "1", "PYTHONPATH": str(ROOT), **(env or {})}
