@@ -21,7 +21,7 @@ from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
 from .schema import CollopError
 
-__all__ = ["options", "Names", "SpecError", "parse", "to_dict", "to_json", "from_json", "fields"]
+__all__ = ["options", "Names", "SpecError", "one_line", "parse", "to_dict", "to_json", "from_json", "fields"]
 
 #: A tuple of strings that also accepts a JSON list.
 Names = Annotated[tuple[str, ...], Strict(False)]
@@ -42,6 +42,11 @@ class SpecError(CollopError, ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+def one_line(msg) -> str:
+    """``msg`` as one line (white space folded), as every error of collop is reported."""
+    return " ".join(str(msg).split()) or "unknown error"
 
 
 def options(cls=None, **kw):
