@@ -3,7 +3,10 @@
 A sweep is a base train spec and a grid of values (:mod:`collop.sweep.grid`);
 each point is a normal run folder inside the sweep folder, which indexes them
 (``sweep.json``) and logs their progress (``events.jsonl``)
-(:mod:`collop.sweep.runner`). :mod:`collop.sweep.select` chooses a setting
+(:mod:`collop.sweep.runner`, which drives the points; each point runs on a
+dask worker through :mod:`collop.sweep.point`, on the cluster of
+:mod:`collop.sweep.cluster`, after the checks of :mod:`collop.sweep.checks`;
+:mod:`collop.sweep.folder` is the folder's index). :mod:`collop.sweep.select` chooses a setting
 by holding out one training population at a time; :mod:`collop.sweep.table`
 reads a sweep folder into a table for plots.
 
@@ -16,8 +19,11 @@ reads a sweep folder into a table for plots.
 """
 from __future__ import annotations
 
+from .cluster import Cluster, connect
+from .folder import SweepFolder, SweepResult
 from .grid import Point, SweepSpec, expand, load_sweep_spec, parse_sweep_spec, point_label
-from .runner import DONE, Cluster, SweepFolder, SweepResult, connect, run_sweep
+from .point import DONE
+from .runner import run_sweep
 from .select import (SelectionResult, SelectSpec, aggregate, load_select_spec, parse_select_spec,
                      run_selection)
 from .table import read_sweep, summarize, sweep_table, to_xarray

@@ -297,7 +297,9 @@ def run_selection(spec, out, *, workers: int = 2, scheduler: str | None = None, 
     """
     import time
 
-    from .runner import Cluster, _check_out, preflight, run_sweep
+    from .checks import check_out, preflight
+    from .cluster import Cluster
+    from .runner import run_sweep
 
     t0 = time.perf_counter()
     spec = parse_select_spec(spec)
@@ -314,7 +316,7 @@ def run_selection(spec, out, *, workers: int = 2, scheduler: str | None = None, 
         raise SpecError(f"out {out}: holds a run or a sweep, not a selection; choose another folder", field="out")
     for sub in ("folds", "final"):
         if (out / sub).exists():
-            _check_out(out / sub)
+            check_out(out / sub)
     if truth is not None:
         from ..io import open_dataset
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["read_sweep", "sweep_table", "summarize", "to_xarray"]
+from .folder import SUMMARY_METRICS as _METRICS  # metric columns first in the table
 
-#: metric columns first in the table
-_METRICS = ("rollout_mae", "rollout_mae_std", "rollout_l1_rel", "train_seconds", "best_loss", "epochs")
+__all__ = ["read_sweep", "sweep_table", "summarize", "to_xarray"]
 
 
 def read_sweep(path) -> dict:
