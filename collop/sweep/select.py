@@ -50,7 +50,8 @@ from pathlib import Path
 
 from ..options import SpecError
 from ..schema import CollopError
-from .grid import DERIVED_AXES, SweepSpec, expand, parse_sweep_spec
+from .grid import expand
+from .spec import DERIVED_AXES, SweepSpec, loads_spec, parse_sweep_spec, read_spec_file
 
 __all__ = ["SelectSpec", "parse_select_spec", "load_select_spec", "run_selection", "SelectionResult",
            "aggregate", "AGGREGATES", "fold_scores"]
@@ -104,16 +105,11 @@ class SelectSpec:
 
 def parse_select_spec(value, *, aggregate: str | None = None, finals: str | None = None) -> SelectSpec:
     """A :class:`SelectSpec` from a dict or JSON text (``aggregate``/``finals`` override the spec's)."""
-    import json
-
     if isinstance(value, SelectSpec):
         grid, agg, fin = value.grid, value.aggregate, value.finals
     else:
         if isinstance(value, (str, bytes)):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise SpecError(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+            value = loads_spec(value)
         if not isinstance(value, dict):
             raise SpecError(f"a selection spec is a mapping with 'base' and 'axes', not {type(value).__name__}")
         value = dict(value)
@@ -139,26 +135,7 @@ def parse_select_spec(value, *, aggregate: str | None = None, finals: str | None
 
 def load_select_spec(path, **kw) -> SelectSpec:
     """Read a selection spec from a JSON or YAML file, or a selection folder's ``selection.json``."""
-    import json
-
-    p = Path(path)
-    if p.is_dir():
-        p = p / "selection.json"
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    except Exception as exc:  # yaml.YAMLError
-        raise SpecError(f"{path}: not YAML ({' '.join(str(exc).split())})") from None
+    data = read_spec_file(path, "selection.json")
     if isinstance(data, dict) and "candidates" in data and isinstance(data.get("spec"), dict):
         data = data["spec"]                        # a selection folder's index
     try:
