@@ -11,7 +11,7 @@ import argparse
 import sys
 import typing
 
-from ._common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, Parser, UsageError, names, note,
+from ._common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, Parser, UsageError, names,
                       progress, seed_type)
 
 __all__ = ["add_parsers", "cmd_train", "cmd_run", "FIELD_FLAGS"]
