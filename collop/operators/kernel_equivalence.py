@@ -12,9 +12,13 @@ backward   k >= 3       k >= 3
 centred    never        never
 =========  ===========  ===========
 
-(reference window offsets ``-floor(k/2) .. floor((k-1)/2)``; with the
-paper's printed offsets the forward and backward rows swap). The smallest
-``k`` of each entry is tested in ``tests/operators/test_kernel_equivalence.py``.
+(reference window offsets ``-floor(k/2) .. floor((k-1)/2)``). With the
+paper's printed offsets ``-floor((k-1)/2) .. floor(k/2)`` the diagonal-D
+entries swap (backward ``k >= 2``, forward ``k >= 3``) and full ``D`` still
+needs ``k >= 3``. Full ``D`` needs ``k = 3`` because collop's cross term
+``d_y (D_xy f)`` on an x-face is centred and spans three cells in ``y``; a
+one-sided cross term would fit in ``k = 2``. The smallest ``k`` of each entry
+is tested in ``tests/operators/test_kernel_equivalence.py``.
 """
 from __future__ import annotations
 

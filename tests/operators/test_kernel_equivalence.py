@@ -26,22 +26,28 @@ def _f():
 # round-off: every tendency is a sum of O(10) terms of O(1/h^2) magnitude in float64
 TOL = 1e-12
 
-@pytest.mark.parametrize("scheme, k, full", [("forward", 2, False), ("forward", 3, True), ("forward", 4, True),
-                                             ("backward", 3, False), ("backward", 3, True),
-                                             ("backward", 4, True)])
-def test_kernel_reproduces_the_fokker_planck_tendency(scheme, k, full):
+
+# the smallest window of each case (reference offsets -floor(k/2) .. floor((k-1)/2)), and one larger;
+# with the paper's printed offsets the forward and backward rows swap for diagonal D
+@pytest.mark.parametrize("convention, scheme, k, full", [
+    ("reference", "forward", 2, False), ("reference", "forward", 3, True), ("reference", "forward", 4, True),
+    ("reference", "backward", 3, False), ("reference", "backward", 3, True), ("reference", "backward", 4, True),
+    ("paper", "backward", 2, False), ("paper", "forward", 3, False), ("paper", "forward", 3, True),
+    ("paper", "backward", 3, True)])
+def test_kernel_reproduces_the_fokker_planck_tendency(convention, scheme, k, full):
     """The right-hand side of collop's own FP solver, to round-off, from the kernel built of A and D."""
     c, f = _coeffs(full), _f()
-    K = kernel_from_fokker_planck(c, H, k, scheme)
-    W = kernel_stencil(K, H, scheme, k)
+    K = kernel_from_fokker_planck(c, H, k, scheme, convention)
+    W = kernel_stencil(K, H, scheme, k, convention)
     got = stencil_tendency(f, W)[0, 0]
     want = fp_flux_divergence(c * f[0], H)[0]
     scale = float(want.abs().max())
     assert float((got - want).abs().max()) <= TOL * scale
 
 
-@pytest.mark.parametrize("scheme, k, full", [("forward", 2, True), ("forward", 1, False), ("backward", 2, False),
-                                             ("centred", 3, False)])
-def test_windows_too_small_to_hold_the_fokker_planck_flux_are_refused(scheme, k, full):
+@pytest.mark.parametrize("convention, scheme, k, full", [
+    ("reference", "forward", 2, True), ("reference", "forward", 1, False), ("reference", "backward", 2, False),
+    ("reference", "centred", 3, False), ("paper", "forward", 2, False), ("paper", "backward", 2, True)])
+def test_windows_too_small_to_hold_the_fokker_planck_flux_are_refused(convention, scheme, k, full):
     with pytest.raises(ValueError):
-        kernel_from_fokker_planck(_coeffs(full), H, k, scheme)
+        kernel_from_fokker_planck(_coeffs(full), H, k, scheme, convention)
