@@ -1,4 +1,5 @@
-"""Writers of small synthetic inputs in each foreign layout (OSIRIS RAW, openPMD, reference code).
+"""Writers of small synthetic inputs in each foreign layout (OSIRIS RAW, openPMD, reference code),
+and the check of a reader's one-line error.
 
 Imported by ``conftest.py`` (fixtures) and the tests of ``tests/io``."""
 from __future__ import annotations
@@ -127,3 +128,12 @@ def refcode_counts(nt=4, nb=11, seed=0, n=2000):
         h, _, _ = np.histogram2d(v[:, 0], v[:, 1], bins=nb, range=[[-5, 5], [-5, 5]])
         out.append(h.astype(np.int64))
     return np.stack(out)
+
+
+def assert_one_line_naming(exc_info, path, *words):
+    """The error of ``exc_info`` is one line that names ``path`` and holds every word (any case)."""
+    msg = str(exc_info.value)
+    assert "\n" not in msg
+    assert str(path) in msg, msg
+    for w in words:
+        assert w.lower() in msg.lower(), msg

@@ -3,11 +3,11 @@ input -> one line naming the file and the problem, nothing written."""
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pytest
-
-from pathlib import Path
+from synth_inputs import assert_one_line_naming
 
 from collop.io import ReaderError, convert, detect_format, open_dataset, read_lammps
 
@@ -48,14 +48,6 @@ def truth():
     ids = rng.choice(10_000, size=50, replace=False) + 1
     v = rng.standard_normal((3, 50, 3))
     return ids, v
-
-
-def _one_line_naming(exc_info, path, *words):
-    msg = str(exc_info.value)
-    assert "\n" not in msg
-    assert str(path) in msg, msg
-    for w in words:
-        assert w.lower() in msg.lower(), msg
 
 
 # --- round trips ----------------------------------------------------------------------------
@@ -133,7 +125,7 @@ def test_atom_type_selection(tmp_path, truth):
     assert np.all(ds["type"].values == 2)
     with pytest.raises(ReaderError) as e:
         read_lammps(p, "3")
-    _one_line_naming(e, p, "no atom of type 3")
+    assert_one_line_naming(e, p, "no atom of type 3")
 
 
 def test_convert_detects_and_writes_particles_file(tmp_path, truth):
@@ -174,7 +166,7 @@ def _convert_fails(tmp_path, src, *words):
     before = sorted(x.name for x in tmp_path.iterdir())
     with pytest.raises(ReaderError) as e:
         convert(src, out)
-    _one_line_naming(e, src, *words)
+    assert_one_line_naming(e, src, *words)
     assert sorted(x.name for x in tmp_path.iterdir()) == before  # no output, no temp file
     return str(e.value)
 
@@ -236,19 +228,15 @@ def test_ids_change_between_dumps(tmp_path, truth):
     _convert_fails(tmp_path, p, "repeats atom id", str(ids[0]))
 
 
-def test_empty_and_not_a_dump(tmp_path):
-    p = tmp_path / "empty.lammpstrj"
-    p.write_text("")
-    _convert_fails(tmp_path, p, "empty")
-    q = tmp_path / "blank.dump"
-    q.write_text("\n  \n")
-    _convert_fails(tmp_path, q, "empty")
-    r = tmp_path / "notes.lammpstrj"
-    r.write_text("hello\nworld\n")
-    _convert_fails(tmp_path, r, "not a LAMMPS text dump", "hello")
-    s = tmp_path / "nothing"
-    s.write_text("")
-    _convert_fails(tmp_path, s, "empty")
-    t = tmp_path / "headless.lammpstrj"
-    t.write_text("ITEM: NUMBER OF ATOMS\n1\nITEM: ATOMS id vx vy vz\n1 0 0 0\n")
-    _convert_fails(tmp_path, t, "line 1", "without 'ITEM: TIMESTEP'")
+@pytest.mark.parametrize("name, text, words", [
+    ("empty.lammpstrj", "", ("empty",)),
+    ("blank.dump", "\n  \n", ("empty",)),
+    ("notes.lammpstrj", "hello\nworld\n", ("not a LAMMPS text dump", "hello")),
+    ("nothing", "", ("empty",)),
+    ("headless.lammpstrj", "ITEM: NUMBER OF ATOMS\n1\nITEM: ATOMS id vx vy vz\n1 0 0 0\n",
+     ("line 1", "without 'ITEM: TIMESTEP'")),
+])
+def test_empty_and_not_a_dump(tmp_path, name, text, words):
+    p = tmp_path / name
+    p.write_text(text)
+    _convert_fails(tmp_path, p, *words)

@@ -8,20 +8,12 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-from synth_inputs import (C, M_E, osiris_truth, refcode_counts, write_openpmd, write_raw,
-                      write_refcode_population)
+from synth_inputs import (C, M_E, assert_one_line_naming, osiris_truth, refcode_counts, write_openpmd,
+                          write_raw, write_refcode_population)
 
 from collop.io import (ReaderError, ReaderWarning, convert, detect_format, open_dataset,
                        read_openpmd, read_osiris, read_refcode)
 from collop.schema import SchemaError, validate
-
-
-def _one_line_naming(exc_info, path, *words):
-    msg = str(exc_info.value)
-    assert "\n" not in msg
-    assert str(path) in msg, msg
-    for w in words:
-        assert w.lower() in msg.lower(), msg
 
 
 def _ids(tags):
@@ -91,7 +83,7 @@ def test_osiris_several_species_need_a_choice(osiris_run):
               tags=tags, p=p[0], species="ions")
     with pytest.raises(ReaderError) as e:
         read_osiris(root)
-    _one_line_naming(e, root, "several species", "electrons", "ions")
+    assert_one_line_naming(e, root, "several species", "electrons", "ions")
     assert read_osiris(root, "ions").sizes["time"] == 1
     with pytest.raises(ReaderError, match="no species 'muons'; found electrons, ions"):
         read_osiris(root, "muons")
@@ -103,7 +95,7 @@ def test_osiris_truncated_dump(osiris_run):
     f.write_bytes(f.read_bytes()[:1500])
     with pytest.raises(ReaderError) as e:
         read_osiris(root)
-    _one_line_naming(e, f, "truncated")
+    assert_one_line_naming(e, f, "truncated")
 
 
 def test_osiris_foreign_hdf5(tmp_path):
@@ -112,12 +104,12 @@ def test_osiris_foreign_hdf5(tmp_path):
         h["density"] = np.zeros((4, 4))
     with pytest.raises(ReaderError) as e:
         read_osiris(f)
-    _one_line_naming(e, f, "not an OSIRIS RAW file")
+    assert_one_line_naming(e, f, "not an OSIRIS RAW file")
     g = tmp_path / "RAW-electrons-000001.h5"
     g.write_text("not hdf5 at all")
     with pytest.raises(ReaderError) as e:
         read_osiris(g)
-    _one_line_naming(e, g, "not an HDF5 file")
+    assert_one_line_naming(e, g, "not an HDF5 file")
 
 
 def test_osiris_missing_tag(osiris_run):
@@ -126,7 +118,7 @@ def test_osiris_missing_tag(osiris_run):
     write_raw(f, time=0.5, iteration=10, tags=tags, p=p[1], with_tag=False)
     with pytest.raises(ReaderError) as e:
         read_osiris(root)
-    _one_line_naming(e, f, "no 'tag' dataset", "add_tag")
+    assert_one_line_naming(e, f, "no 'tag' dataset", "add_tag")
 
 
 def test_osiris_counts_differ_without_matching_tags(tmp_path):
@@ -139,7 +131,7 @@ def test_osiris_counts_differ_without_matching_tags(tmp_path):
     write_raw(f, time=1, iteration=1, tags=other, p=p[1][:8])
     with pytest.raises(ReaderError) as e:
         read_osiris(tmp_path)
-    _one_line_naming(e, f, "no particle id is common", "10 particles", "8 in this one")
+    assert_one_line_naming(e, f, "no particle id is common", "10 particles", "8 in this one")
 
 
 def test_osiris_repeated_tag_and_time(tmp_path):
@@ -150,12 +142,12 @@ def test_osiris_repeated_tag_and_time(tmp_path):
     f = write_raw(folder / "RAW-electrons-000000.h5", time=0, iteration=0, tags=bad, p=p[0])
     with pytest.raises(ReaderError) as e:
         read_osiris(tmp_path)
-    _one_line_naming(e, f, "repeated particle id")
+    assert_one_line_naming(e, f, "repeated particle id")
     write_raw(f, time=0, iteration=0, tags=tags, p=p[0])
     g = write_raw(folder / "RAW-electrons-000001.h5", time=0, iteration=1, tags=tags, p=p[1])
     with pytest.raises(ReaderError) as e:
         read_osiris(tmp_path)
-    _one_line_naming(e, g, "same TIME")
+    assert_one_line_naming(e, g, "same TIME")
 
 
 # --- openPMD --------------------------------------------------------------------------------
@@ -199,7 +191,7 @@ def test_openpmd_species_choice(tmp_path):
                             species=("electrons", "positrons"))
     with pytest.raises(ReaderError) as e:
         read_openpmd(pattern)
-    _one_line_naming(e, pattern, "several particle species", "--species")
+    assert_one_line_naming(e, pattern, "several particle species", "--species")
     assert read_openpmd(pattern, "positrons").attrs["openpmd_species"] == "positrons"
     with pytest.raises(ReaderError, match="no particle species 'ions'"):
         read_openpmd(pattern, "ions")
@@ -216,7 +208,7 @@ def test_openpmd_without_id(tmp_path):
                            p_si=[p[0], p[1][:20]], with_id=False)
     with pytest.raises(ReaderError) as e:
         read_openpmd(differ)
-    _one_line_naming(e, tmp_path / "b", "no 'id' record", "counts differ", "25", "20")
+    assert_one_line_naming(e, tmp_path / "b", "no 'id' record", "counts differ", "25", "20")
 
 
 def test_openpmd_ids_matched_and_missing_dropped(tmp_path):
@@ -246,13 +238,13 @@ def test_openpmd_truncated_and_foreign(tmp_path):
     f.write_bytes(f.read_bytes()[:2000])
     with pytest.raises(ReaderError) as e:
         read_openpmd(tmp_path / "s" / "d_%T.h5")
-    _one_line_naming(e, f, "truncated")
+    assert_one_line_naming(e, f, "truncated")
     g = tmp_path / "foreign.h5"
     with h5py.File(g, "w") as h:
         h["x"] = np.arange(3)
     with pytest.raises(ReaderError) as e:
         read_openpmd(g)
-    _one_line_naming(e, g, "not openPMD")
+    assert_one_line_naming(e, g, "not openPMD")
 
 
 # --- reference code -------------------------------------------------------------------------
@@ -316,7 +308,7 @@ def test_refcode_missing_frame(refcode_dir, population, frame):
     (root / population / "f" / frame).unlink()
     with pytest.raises(ReaderError) as e:
         read_refcode(root)
-    _one_line_naming(e, root / population / "f", "missing frame", frame)
+    assert_one_line_naming(e, root / population / "f", "missing frame", frame)
 
 
 @pytest.mark.parametrize("text, words", [
@@ -337,7 +329,7 @@ def test_refcode_malformed_args_yaml(refcode_dir, text, words):
     with pytest.raises(ReaderError) as e:
         read_refcode(root)
     where = root / "normal_-2_0" / "f" if words == ("shape",) else args
-    _one_line_naming(e, where, *words)
+    assert_one_line_naming(e, where, *words)
 
 
 def test_refcode_populations_must_agree(refcode_dir):
@@ -346,7 +338,7 @@ def test_refcode_populations_must_agree(refcode_dir):
     args.write_text(args.read_text().replace("dt: 0.5", "dt: 0.25"))
     with pytest.raises(ReaderError) as e:
         read_refcode(root)
-    _one_line_naming(e, args, "dt 0.25 differs")
+    assert_one_line_naming(e, args, "dt 0.25 differs")
 
 
 # --- detection and convert ------------------------------------------------------------------
