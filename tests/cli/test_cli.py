@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_run import run_cli
 
 from collop import cli
 from collop.datasets import isotropic_operator_dataset, phasespace_dataset
@@ -50,13 +51,6 @@ def _phasespace():
                             time_units="t", source="test")
     ds["f"].values[:] = np.clip(rollout(_truth_operator(), ds, ["a", "b", "c"]).values, 0, None)
     return ds
-
-
-def run_cli(capsys, *argv):
-    """``(exit status, stdout, stderr)`` of ``collop ARGV``."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

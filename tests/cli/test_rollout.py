@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from cli_run import run_cli
 
 from collop import cli
 from collop.io import open_dataset, write_dataset
@@ -12,12 +13,6 @@ from collop.kinetic.kernels import LandauKernel
 from collop.kinetic.rollout import known_truth
 
 RUNS = ("uniform", "bimaxwellian", "trimodal")
-
-
-def run_cli(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
