@@ -7,8 +7,10 @@ import torch
 from . import _kernels as _k
 from .autograd import _use_kernel
 from .discretisation import stencil_offsets, stencil_radius
+from .rkl import STAGE_CHOICES, rkl2_amplification
 
-__all__ = ["stable_substeps", "spectral_substeps", "ritz_values", "euler_amplification"]
+__all__ = ["stable_substeps", "spectral_substeps", "ritz_values", "euler_amplification", "min_stable_counts",
+           "rkl2_plan"]
 
 
 def _rates_torch(W: torch.Tensor) -> np.ndarray:
@@ -269,6 +271,33 @@ def spectral_substeps(W: torch.Tensor, dt, *, amplification=euler_amplification,
     ``|1 + z/n| <= 1``.
     """
     z = ritz_values(W, dt, m=m, seed=seed) * margin
+    counts = min_stable_counts(z, amplification, growth=growth, max_substeps=max_substeps)
+    if cap is not None:
+        counts = np.minimum(counts, np.asarray(cap, dtype=np.int64))
+    return np.maximum(counts, 1)
+
+
+def min_stable_counts(z: np.ndarray, amplification=euler_amplification, *, growth: float = 1e-4,
+                      max_substeps: int = 10_000) -> np.ndarray:
+    """Smallest sub-step count per frame for which no estimated mode grows spuriously.
+
+    Parameters
+    ----------
+    z : ndarray of complex, shape (T, m)
+        Eigenvalue estimates times the frame interval (e.g. :func:`ritz_values`);
+        rows with a non-finite value get 1.
+    amplification : callable
+        ``R(z)`` of one sub-step (vectorised over complex arrays).
+    growth : float
+        Allowed excess growth per frame, ``|R(z/n)|^n <= max(1, |exp(z)|) (1 + growth)``.
+    max_substeps : int
+        Upper limit of the count.
+
+    Returns
+    -------
+    ndarray of int, shape (T,)
+        Found by doubling then bisection, all frames in lock step.
+    """
     T = z.shape[0]
     bad = ~np.isfinite(z).all(1)
     z = np.where(np.isfinite(z), z, 0.0)
@@ -279,7 +308,6 @@ def spectral_substeps(W: torch.Tensor, dt, *, amplification=euler_amplification,
             logg = n[:, None] * np.log(np.abs(amplification(z / n[:, None])))
         return (logg <= limit).all(1) | bad
 
-    # smallest stable n per frame: doubling, then bisection (all frames in lock step)
     hi = np.ones(T, dtype=np.int64)
     ok = stable(hi)
     while not ok.all() and hi.max() < max_substeps:
@@ -291,7 +319,58 @@ def spectral_substeps(W: torch.Tensor, dt, *, amplification=euler_amplification,
         ok = stable(mid)
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid)
-    counts = np.where(bad, 1, hi)
-    if cap is not None:
-        counts = np.minimum(counts, np.asarray(cap, dtype=np.int64))
-    return np.maximum(counts, 1)
+    return np.where(bad, 1, hi).astype(np.int64)
+
+
+def rkl2_plan(W: torch.Tensor, dt, *, n_substeps=None, margin: float = 1.1, growth: float = 1e-4,
+              m: int = 16, seed: int = 0, stage_choices=STAGE_CHOICES, max_substeps: int = 10_000):
+    """RKL2 sub-steps and stages per frame from the spectrum of each frame's operator.
+
+    Parameters
+    ----------
+    W : Tensor, shape (T, K, N, M)
+        Stencils of the frames (1 / time units).
+    dt : float or Tensor (T,)
+        Frame intervals (time units).
+    n_substeps : int or array (T,), optional
+        Fixed sub-steps per frame; then only the stages are chosen.
+    margin, growth, m, seed, max_substeps
+        As in :func:`spectral_substeps`.
+    stage_choices : sequence of int
+        Stage counts considered (each ``>= 2``).
+
+    Returns
+    -------
+    counts, stages : ndarray of int, shape (T,) each
+        Per frame the plan with the fewest applications of the operator,
+        ``counts * stages``, among those whose amplification
+        ``|R_s(z / n)|^n`` meets the growth condition of
+        :func:`spectral_substeps` for every Ritz value ``z`` (scaled by
+        ``margin``); ties go to fewer stages. With ``n_substeps`` the
+        smallest stable stage count (the largest choice if none is stable).
+    """
+    z = ritz_values(W, dt, m=m, seed=seed) * margin
+    T = z.shape[0]
+    choices = [int(s) for s in stage_choices]
+    if n_substeps is not None:
+        n = np.broadcast_to(np.asarray(n_substeps, dtype=np.int64), (T,)).copy()
+        stages = np.full(T, choices[-1], dtype=np.int64)
+        found = np.zeros(T, dtype=bool)
+        for s in choices:
+            need = min_stable_counts(z, lambda x, s=s: rkl2_amplification(x, s), growth=growth,
+                                     max_substeps=max_substeps)
+            new = ~found & (need <= n)
+            stages[new] = s
+            found |= new
+        return n, stages
+    best_cost = np.full(T, np.iinfo(np.int64).max)
+    counts = np.ones(T, dtype=np.int64)
+    stages = np.full(T, choices[0], dtype=np.int64)
+    for s in choices:
+        need = min_stable_counts(z, lambda x, s=s: rkl2_amplification(x, s), growth=growth,
+                                 max_substeps=max_substeps)
+        better = need * s < best_cost
+        best_cost = np.where(better, need * s, best_cost)
+        counts = np.where(better, need, counts)
+        stages = np.where(better, s, stages)
+    return counts, stages
