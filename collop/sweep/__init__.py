@@ -1,14 +1,22 @@
 """Sweeps: many independent trainings on dask.distributed, and cross-validated selection.
 
-A sweep is a base train spec and a grid of values (:mod:`collop.sweep.grid`);
-each point is a normal run folder inside the sweep folder, which indexes them
-(``sweep.json``) and logs their progress (``events.jsonl``)
-(:mod:`collop.sweep.runner`, which drives the points; each point runs on a
-dask worker through :mod:`collop.sweep.point`, on the cluster of
-:mod:`collop.sweep.cluster`, after the checks of :mod:`collop.sweep.checks`;
-:mod:`collop.sweep.folder` is the folder's index). :mod:`collop.sweep.select` chooses a setting
-by holding out one training population at a time; :mod:`collop.sweep.table`
-reads a sweep folder into a table for plots.
+A sweep is a base train spec and a grid of values; each point is a normal
+run folder inside the sweep folder, which indexes them (``sweep.json``) and
+logs their progress (``events.jsonl``). The modules:
+
+* :mod:`~collop.sweep.grid`: the spec format and its expansion into points
+  (:mod:`~collop.sweep.spec` parses and checks a spec);
+* :mod:`~collop.sweep.runner`: :func:`run_sweep`, which drives the points,
+  and the sweep folder's layout, resume and faults;
+* :mod:`~collop.sweep.checks`: the checks made before anything is written;
+* :mod:`~collop.sweep.cluster`: a local cluster or a running scheduler;
+* :mod:`~collop.sweep.point`: one point on a dask worker (resume, restart,
+  failure records);
+* :mod:`~collop.sweep.folder` and :mod:`~collop.sweep.progress`: the folder,
+  and its index and events while the points run;
+* :mod:`~collop.sweep.select`: a setting chosen by holding out one training
+  population at a time;
+* :mod:`~collop.sweep.table`: a sweep folder as a table for plots.
 
 >>> from collop.sweep import run_sweep, sweep_table, summarize        # doctest: +SKIP
 >>> spec = {"base": {"data": "data/langevin.nc", "train": ["normal_0_0", "normal_-1_0"],

@@ -58,7 +58,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -66,26 +65,13 @@ from pathlib import Path
 from ..options import SpecError, one_line
 from .checks import check_out, preflight
 from .cluster import Cluster, connect, describe
-from .folder import INDEX_VERSION, SUMMARY_METRICS, SweepFolder, SweepResult
-from .grid import Point, SweepSpec, expand, parse_sweep_spec
-from .point import DONE, _run_point, compact_metrics, point_state
+from .folder import SweepFolder, SweepResult
+from .grid import SweepSpec, expand, parse_sweep_spec
+from .point import DONE, _run_point, point_state
+from .progress import SweepLog
 
 __all__ = ["run_sweep", "SweepResult", "SweepFolder", "DONE", "connect", "Cluster", "preflight",
            "point_state"]
-
-
-def _entry(p: Point) -> dict:
-    from ..pipeline import spec_to_dict
-
-    return {"id": p.id, "values": p.values, "status": "pending", "error": None, "attempts": 0,
-            "metrics": {}, "spec": spec_to_dict(p.spec)}
-
-
-def _counts(entries) -> dict:
-    c: dict = {}
-    for e in entries:
-        c[e["status"]] = c.get(e["status"], 0) + 1
-    return c
 
 
 def _is_set(stop) -> bool:
@@ -156,51 +142,36 @@ def _run(spec: SweepSpec, points, out: Path, client, where: str, retries, callba
         folder.release()
 
 
+def _outcome(fut) -> dict:
+    """What a point's finished future says: its result, or a failure record of its error."""
+    if fut.status == "finished":
+        try:
+            return fut.result()
+        except Exception as exc:  # noqa: BLE001 - recorded as the point's failure
+            return {"status": "failed", "error": one_line(f"{type(exc).__name__}: {exc}")}
+    if fut.status == "error":
+        exc = fut.exception()
+        return {"status": "failed", "error": one_line(f"{type(exc).__name__}: {exc}")}
+    return {"status": "failed", "error": f"the task was {fut.status} by the scheduler"}
+
+
 def _drive(spec, points, folder: SweepFolder, client, where, retries, callback, stop, t0) -> SweepResult:
+    """Submit the points not done, record them as they start and end, and close the sweep."""
     from distributed import Event
 
-    from ..runs import _now
+    from ..pipeline import spec_to_dict
 
-    old = {}
-    if folder.exists():
-        with contextlib.suppress(OSError, ValueError):
-            old = folder.read()
-    old_points = {e.get("id"): e for e in old.get("points", []) if isinstance(e, dict)}
-    entries = []
-    for p in points:
-        e = _entry(p)
-        status, info = point_state(p.spec.out)
-        e["attempts"] = int(old_points.get(p.id, {}).get("attempts", 0) or 0)
-        if status in DONE:
-            e["status"] = status
-            e["metrics"] = compact_metrics(info.get("metrics"))
-        elif status in ("stopped", "failed", "interrupted"):
-            e["status"] = "pending"
-            e["error"] = info.get("error") if status == "failed" else None
-        entries.append(e)
-    by_id = {e["id"]: e for e in entries}
-    index = {"collop_sweep": INDEX_VERSION, "name": spec.name, "spec": spec.to_dict(), "status": "running",
-             "created": old.get("created", _now()), "host": socket.gethostname(), "pid": os.getpid(),
-             "where": where, "counts": _counts(entries), "points": entries}
-    folder.write(index)
-
-    def event(ev: dict) -> None:
-        ev = folder.append_event(ev)
-        if callback is not None:
-            callback(ev)
-
-    todo = [p for p in points if by_id[p.id]["status"] not in DONE]
-    event({"event": "sweep", "status": "started", "n_points": len(points), "n_done": len(points) - len(todo),
-           "n_todo": len(todo), "where": where})
+    log = SweepLog(folder, spec, points, where, callback)
+    todo = [p for p in points if not log.is_done(p.id)]
+    log.event({"event": "sweep", "status": "started", "n_points": len(points),
+               "n_done": len(points) - len(todo), "n_todo": len(todo), "where": where})
 
     token = uuid.uuid4().hex[:12]
     topic, stop_name = f"collop-sweep-{token}", f"collop-sweep-stop-{token}"
-    inbox: queue.Queue = queue.Queue()
+    inbox: queue.Queue = queue.Queue()           # the workers' "started" messages
     with contextlib.suppress(Exception):
         client.subscribe_topic(topic, lambda item: inbox.put(item[1] if isinstance(item, tuple) else item))
     stop_event = Event(stop_name, client=client)
-    from ..pipeline import spec_to_dict
-
     futures = {}
     for p in todo:
         fut = client.submit(_run_point, spec_to_dict(p.spec), topic, stop_name, p.id,
@@ -208,46 +179,6 @@ def _drive(spec, points, folder: SweepFolder, client, where, retries, callback, 
         futures[fut] = p
     running_ids = {p.id for p in todo}
     stopping = False
-
-    def handle_started(msg):
-        e = by_id.get(msg.get("point"))
-        if e is None or e["id"] not in running_ids:     # stale: the point has ended
-            return
-        e["status"] = "running"
-        e["attempts"] = int(e.get("attempts", 0)) + 1
-        index["counts"] = _counts(entries)
-        folder.write(index)
-        event({"event": "point", "status": "started", "point": e["id"], "values": e["values"],
-               "attempt": e["attempts"], "resumed": bool(msg.get("resumed")), "worker": msg.get("worker"),
-               "pid": msg.get("pid"), "host": msg.get("host")})
-
-    def handle_done(fut, p):
-        e = by_id[p.id]
-        if fut.status == "finished":
-            try:
-                r = fut.result()
-            except Exception as exc:  # noqa: BLE001 - recorded below
-                r = {"status": "failed", "error": one_line(f"{type(exc).__name__}: {exc}")}
-        elif fut.status == "error":
-            exc = fut.exception()
-            r = {"status": "failed", "error": one_line(f"{type(exc).__name__}: {exc}")}
-        else:
-            r = {"status": "failed", "error": f"the task was {fut.status} by the scheduler"}
-        status = r.get("status", "failed")
-        if status == "skipped":
-            e["status"] = "pending"
-            folder.write(index)
-            return
-        e["status"] = status
-        e["error"] = r.get("error") or (r.get("message") if status == "diverged" else None)
-        if r.get("metrics"):
-            e["metrics"] = r["metrics"]
-        index["counts"] = _counts(entries)
-        folder.write(index)
-        metrics = {k: e["metrics"][k] for k in SUMMARY_METRICS if k in e["metrics"]}
-        event({"event": "point", "status": status, "point": e["id"], "values": e["values"],
-               "metrics": metrics, "error": e["error"]})
-
     try:
         while futures:
             while True:
@@ -255,42 +186,24 @@ def _drive(spec, points, folder: SweepFolder, client, where, retries, callback, 
                     msg = inbox.get_nowait()
                 except queue.Empty:
                     break
-                if isinstance(msg, dict) and msg.get("status") == "started":
-                    handle_started(msg)
+                if isinstance(msg, dict) and msg.get("status") == "started" and msg.get("point") in running_ids:
+                    log.started(msg)                 # (a message of a point that has ended is stale)
             done = [f for f in futures if f.done()]
             for f in done:
                 p = futures.pop(f)
                 running_ids.discard(p.id)
-                handle_done(f, p)
+                log.ended(p.id, _outcome(f))
             if not stopping and _is_set(stop):
                 stopping = True
                 stop_event.set()
-                event({"event": "sweep", "status": "stopping"})
+                log.event({"event": "sweep", "status": "stopping"})
             if futures and not done:
                 time.sleep(0.1)
     finally:
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(topic)
-        for f in futures:         # an interrupted sweep: what is left is pending again
-            e = by_id[futures[f].id]
-            if e["status"] == "running":
-                e["status"] = "pending"
         with contextlib.suppress(Exception):
             stop_event.set()      # tell tasks still running on a remote cluster to stop
-        counts = _counts(entries)
-        if futures:
-            status = "stopped"
-        elif all(e["status"] in DONE for e in entries):
-            status = "finished"
-        elif stopping:
-            status = "stopped"
-        else:
-            status = "incomplete"
-        index.update(status=status, counts=counts)
-        with contextlib.suppress(Exception):
-            folder.write(index)
         seconds = time.perf_counter() - t0
-        with contextlib.suppress(Exception):
-            event({"event": "sweep", "status": status, "counts": counts, "seconds": round(seconds, 3)})
-    return SweepResult(status, folder.path, entries, counts, seconds)
-
+        status, counts = log.close([p.id for p in futures.values()], stopping, seconds)
+    return SweepResult(status, folder.path, log.entries, counts, seconds)
