@@ -176,7 +176,7 @@ class ScansView(pn.viewable.Viewer):
         cards = []
         for axis, (sym, what) in SCAN_AXES.items():
             slug = axis.replace(".", "-")
-            sel = pn.widgets.Select(name=f"{sym} sweep", options={}, css_classes=[f"collop-scan-{slug}-sweep"],
+            sel = pn.widgets.Select(label=f"{sym} sweep", options={}, css_classes=[f"collop-scan-{slug}-sweep"],
                                     width=380)
             sel.param.watch(lambda e, a=axis: self._draw(a, force=True), "value")
             self.selects[axis] = sel
@@ -184,9 +184,9 @@ class ScansView(pn.viewable.Viewer):
                                           css_classes=[f"collop-scan-{slug}"])
             cards.append(pn.Column(sel, figure_card(self.views[axis], f"scan-{slug}", f"Test error against {sym}"),
                                    width=560))
-        self.band_times = pn.widgets.MultiChoice(name="Times (Fig. 13)", options={}, css_classes=["collop-band-times"],
+        self.band_times = pn.widgets.MultiChoice(label="Times (Fig. 13)", options={}, css_classes=["collop-band-times"],
                                                  width=380)
-        self.band_groups = pn.widgets.MultiChoice(name="N_dists shown", options={},
+        self.band_groups = pn.widgets.MultiChoice(label="N_dists shown", options={},
                                                   css_classes=["collop-band-groups"], width=380)
         self.bands = FigureView(bands_figure({}, Units()), css_classes=["collop-coefficient-bands"])
         self.bands_note = alert(kind="info", name="bands-note")

@@ -145,7 +145,7 @@ class KernelTab(Tab):
         self.kernel_view = SwapView(kernel_figure(None, self.units), "collop-kernel-maps")
         self.rollout_pop = pn.widgets.Select(label="Test population", options=[], css_classes=["collop-kernel-pop"],
                                              width=260)
-        self.rollout_frame = pn.widgets.IntSlider(name="Frame", start=0, end=1, value=0,
+        self.rollout_frame = pn.widgets.IntSlider(label="Frame", start=0, end=1, value=0,
                                                   css_classes=["collop-kernel-frame"], width=260)
         self.rollout_view = FigureView(_empty_rollout(self.units), css_classes=["collop-kernel-rollout"])
         self.rollout_note = alert(kind="info", name="kernel-rollout-note")
