@@ -1,4 +1,4 @@
-"""Sweep specs: grids over any train spec field, validated before anything runs."""
+"""Sweep grids (:mod:`collop.sweep.grid`): points over any train spec field, validated before anything runs."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 from collop.options import SpecError
-from collop.sweep import expand, load_sweep_spec, parse_sweep_spec, point_label
+from collop.sweep import expand, point_label
 
 from .conftest import base_spec
 
@@ -65,20 +65,6 @@ def test_derived_population_axes(sweep_files, tmp_path):
     assert [len(p.spec.train) for p in lists] == [1, 2] and lists[0].id.startswith("train-1items")
 
 
-def test_spec_round_trips_through_json_and_yaml(sweep_files, tmp_path):
-    spec = parse_sweep_spec(_spec(sweep_files, {"options.nt": [1, 2], "seed": [0, 1]}, name="demo"))
-    again = parse_sweep_spec(json.loads(json.dumps(spec.to_dict())))
-    assert again == spec and again.size() == 4 and again.name == "demo"
-    grouped = parse_sweep_spec(_spec(sweep_files, [{"options.nt": [1, 2], "penalties.reg": [0, 1e-5]},
-                                                   {"seed": [0]}]))
-    assert parse_sweep_spec(grouped.to_dict()) == grouped
-    import yaml
-
-    f = tmp_path / "s.yaml"
-    f.write_text(yaml.safe_dump(spec.to_dict()))
-    assert load_sweep_spec(f) == spec
-
-
 def test_base_out_is_ignored_and_paths_made_absolute(sweep_files, tmp_path, monkeypatch):
     monkeypatch.chdir(sweep_files)
     base = base_spec(sweep_files, data="ps.nc", out="somewhere/else")
@@ -92,30 +78,6 @@ def test_point_label_is_file_name_safe():
                          "data": "/a b/c.nc", "options.tie": True})
     assert "/" not in label and " " not in label
     assert label == "scheme-forward_reg1e-05_out-uniform_-5_0_-5_0_data-a-b-c.nc_tie-True"
-
-
-@pytest.mark.parametrize("axes, kw, words", [
-    ({}, {}, "axes: empty grid"),
-    ([], {}, "axes: empty grid"),
-    ({"seed": []}, {}, "axes.seed: empty list of values"),
-    ({"seed": 3}, {}, "axes.seed: expected a list of values, got int"),
-    ("seed", {}, "axes: expected a mapping"),
-    ([{"seed": [0]}, "x"], {}, "axes[1]: a group is a non-empty mapping"),
-    ({"bogus": [1]}, {}, "axes.bogus: unknown field 'bogus'"),
-    ({"options.nt.x": [1]}, {}, "axes.options.nt.x: unknown field"),
-    ({"seed.x": [1]}, {}, "axes.seed.x: unknown field"),
-    ({"out": ["a"]}, {}, "axes.out: cannot be varied"),
-    ({"threads": [1, 2]}, {}, "axes.threads: cannot be varied"),
-    ({"seed": [0, 0]}, {}, "axes.seed: value 0 appears twice"),
-    ({"seed": [0, 1], "options.nt": [1]}, {"mode": "zip"}, "zipped axes need lists of one length"),
-    ({"seed": [0]}, {"mode": "grid"}, "mode: expected 'product' or 'zip'"),
-    ({"n_train": [1], "holdout": ["centre"]}, {}, "n_train and holdout cannot be combined"),
-])
-def test_malformed_grids_are_one_line_errors(sweep_files, tmp_path, axes, kw, words):
-    with pytest.raises(SpecError) as exc:
-        expand(_spec(sweep_files, axes, **kw), tmp_path / "s")
-    assert words in str(exc.value) and "\n" not in str(exc.value)
-    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.parametrize("axes, words", [
@@ -147,19 +109,6 @@ def test_bad_specs_name_the_field(tmp_path, spec, words):
     with pytest.raises(SpecError) as exc:
         expand(spec, tmp_path / "s")
     assert str(exc.value).startswith(words), str(exc.value)
-
-
-def test_unreadable_spec_files(tmp_path):
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(SpecError, match=r"bad.json: not JSON \(Expecting property name"):
-        load_sweep_spec(bad)
-    with pytest.raises(SpecError, match="cannot be read"):
-        load_sweep_spec(tmp_path / "missing.json")
-    y = tmp_path / "bad.yaml"
-    y.write_text("base: [unclosed\n")
-    with pytest.raises(SpecError, match="bad.yaml: not YAML"):
-        load_sweep_spec(y)
 
 
 def test_any_registered_family_s_options_are_axes(sweep_files, tmp_path):
