@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..options import one_line  # noqa: F401 (the commands' one-line errors)
 from ..schema import CollopError
 
 __all__ = ["UsageError", "Parser", "positive_int", "nonneg_int", "positive_float", "nonneg_float",
@@ -63,10 +64,6 @@ def common_options(defaults: bool) -> argparse.ArgumentParser:
 def note(args, msg: str) -> None:
     if not getattr(args, "quiet", False):
         print(f"collop: {msg}", file=sys.stderr, flush=True)
-
-
-def one_line(msg) -> str:
-    return " ".join(str(msg).split()) or "unknown error"
 
 
 def names(spec) -> list[str]:

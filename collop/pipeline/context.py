@@ -18,16 +18,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..options import SpecError
+from ..options import SpecError, one_line
 from ..runs import RunFolder, to_json
 from ..schema import CollopError
 
 __all__ = ["RunResult", "StopFlag", "RunContext", "OutFolder", "check_out_file", "check_threads",
            "failure_text", "one_line", "finite_or_none", "use_threads"]
-
-
-def one_line(msg) -> str:
-    return " ".join(str(msg).split()) or "unknown error"
 
 
 def failure_text(exc: BaseException) -> str:

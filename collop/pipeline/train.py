@@ -1,7 +1,6 @@
 """The ``train`` job: fit an operator of any registered family and score it."""
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -11,7 +10,7 @@ from ..io import open_dataset, write_dataset
 from ..operators import registry
 from ..options import SpecError, parse, to_dict
 from ..schema import CollopError
-from ..train import CheckpointError, Trainer, parse_curriculum, read_checkpoint
+from ..train import Trainer, parse_curriculum, read_checkpoint
 from .context import OutFolder, RunContext, RunResult, check_threads, finite_or_none, use_threads
 from .spec import TrainSpec
 
