@@ -61,6 +61,8 @@ class MetriplecticTab(Tab):
     def __init__(self, **params):
         super().__init__(**params)
         s = self.state
+        if s.manager is not None:
+            s.manager.prepare()     # the warm worker imports torch while the user sets up the run
         self.form = f = MetriplecticForm()
         self.md_path, self.md_ds, self.units = None, None, Units()
         self.md_bg = Background()
