@@ -127,8 +127,10 @@ class KernelTab(Tab):
         self.widgets = w
         self.start = pn.widgets.Button(label="Start sweep", color="primary", css_classes=["collop-kernel-start"])
         self.stop = pn.widgets.Button(label="Stop", color="warning", css_classes=["collop-kernel-stop"], disabled=True)
+        self.resume = pn.widgets.Button(label="Resume", css_classes=["collop-kernel-resume"], disabled=True)
         self.start.on_click(self._start)
         self.stop.on_click(self._stop)
+        self.resume.on_click(self._resume)
         self.message = alert(name="kernel-message")
         # -- the sweep followed
         self.sweep_select = pn.widgets.Select(label="Sweep", options={}, css_classes=["collop-kernel-sweep"],
@@ -150,6 +152,7 @@ class KernelTab(Tab):
         self.rollout_view = FigureView(_empty_rollout(self.units), css_classes=["collop-kernel-rollout"])
         self.rollout_note = alert(kind="info", name="kernel-rollout-note")
         self._bg = Background()
+        self._transient = None           # (kind, sweep id) of a message that clears once untrue
         self._drawn = None
         self._ticks = 0
         self._point_row = None
@@ -163,7 +166,7 @@ class KernelTab(Tab):
         self._dataset_changed()
         self._refresh(force=True)
 
-        controls = pn.Column(pn.Row(self.start, self.stop), self.message, w["train"], w["test"], w["ks"],
+        controls = pn.Column(pn.Row(self.start, self.stop, self.resume), self.message, w["train"], w["test"], w["ks"],
                              "Schemes", w["schemes"], w["seeds"], pn.Row(w["model"], w["workers"]), w["tie"],
                              w["baseline"], w["curriculum"], w["custom"], width=380,
                              css_classes=["collop-kernel-controls"])
@@ -207,6 +210,7 @@ class KernelTab(Tab):
             return set_alert(self.message, f"Cannot start: {s.public(exc)}", "danger")
         set_alert(self.message, f"Started sweep {sid}" + (" and its PS-Tensor baseline" if bspec else "") + "…",
                   "success")
+        self._transient = ("started", sid)
         self._refresh(force=True)
         self.sweep = sid
 
@@ -218,6 +222,19 @@ class KernelTab(Tab):
         if (self.jobs.root / companion).is_dir():
             msgs.append(self.jobs.stop(companion))
         set_alert(self.message, "; ".join(msgs), "info")
+        self._transient = ("stopping", self.sweep)
+
+    def _resume(self, *_) -> None:
+        """Run the chosen sweep's points that are not done (a stopped, interrupted or incomplete sweep)."""
+        if not self.sweep:
+            return
+        try:
+            self.jobs.resume(self.sweep, workers=self.form.workers)
+        except (ValueError, OSError) as exc:
+            return set_alert(self.message, f"Cannot resume: {self.state.public(exc)}", "danger")
+        set_alert(self.message, f"Resuming sweep {self.sweep}…", "success")
+        self._transient = ("started", self.sweep)
+        self.resume.disabled = True
 
     # -- the sweeps -------------------------------------------------------------------------------
     def _refresh(self, force: bool = False) -> None:
@@ -259,6 +276,14 @@ class KernelTab(Tab):
         key = (self.sweep, self.cache.signature(self.sweep), self.cache.version, len(self.state.runs))
         status = info["status"]
         self.stop.disabled = status not in ("running", "starting")
+        self.resume.disabled = status not in ("stopped", "interrupted", "incomplete") or info["index"] is None
+        if self._transient is not None:
+            kind, sid = self._transient
+            if sid != self.sweep or (kind == "started" and status != "starting") or \
+                    (kind == "stopping" and status not in ("running", "starting")):
+                self._transient = None
+                if self.message.alert_type in ("success", "info"):
+                    set_alert(self.message, "")
         counts = info.get("counts") or {}
         done = sum(counts.get(k, 0) for k in ("finished", "diverged"))
         parts = [f"**{md(self.sweep)}** · {md(status)}",

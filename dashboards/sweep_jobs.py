@@ -84,7 +84,8 @@ def sweep_info(folder) -> dict | None:
     -------
     dict
         ``id``, ``path``, ``status`` (``sweep.json``'s; ``starting`` before
-        it exists while the process lives, ``failed`` if the process ended
+        it exists, or before a resumed sweep rewrites it, while the process
+        lives; ``failed`` if the process ended
         without writing it, ``interrupted`` for a ``running`` sweep whose
         process is gone), ``name``, ``counts``, ``n_points``, ``updated``,
         ``error`` (the log's last line for a failed start), ``index`` (the
@@ -105,6 +106,8 @@ def sweep_info(folder) -> dict | None:
         status = idx.get("status", "unknown")
         if status == "running" and idx.get("alive") is False:
             status = "interrupted"
+        if status != "running" and _resuming(folder):
+            status = "starting"
         return {**info, "status": status, "name": str(idx.get("name") or ""), "counts": idx.get("counts") or {},
                 "n_points": len(idx.get("points") or []), "updated": str(idx.get("updated") or ""), "index": idx}
     try:
@@ -115,6 +118,19 @@ def sweep_info(folder) -> dict | None:
     return {**info, "status": "starting" if alive else "failed", "name": str(job.get("name") or ""),
             "updated": str(job.get("started") or ""),
             "error": None if alive else (log_tail(folder) or "the sweep process ended before it started")}
+
+
+def _resuming(folder: Path) -> bool:
+    """Whether a process launched on the folder after its index was last written still lives (a resume starting)."""
+    from collop.runs.listing import _pid_alive
+
+    try:
+        if os.stat(folder / "job.json").st_mtime_ns <= os.stat(folder / "sweep.json").st_mtime_ns:
+            return False
+        job = json.loads((folder / "job.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(_pid_alive(job.get("pid")))
 
 
 def list_sweeps(runs_root) -> list[dict]:
@@ -169,24 +185,41 @@ class SweepJobs:
         folder = sweep_dir(self.root, sweep_id)
         folder.mkdir(parents=False, exist_ok=False)
         atomic_write_text(folder / "spec.json", json.dumps(spec, indent=1) + "\n")
+        self._launch(sweep_id, folder, str(folder / "spec.json"), workers, str(spec.get("name") or ""))
+        return sweep_id
+
+    def resume(self, sweep_id: str, *, workers: int = 2) -> str:
+        """Run the points of an existing sweep folder that are not done (``collop sweep run FOLDER``)."""
+        from collop.runs import run_owner
+
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers: expected a positive number, got {workers!r}")
+        folder = sweep_dir(self.root, sweep_id)
+        if not (folder / "sweep.json").is_file():
+            raise ValueError(f"{sweep_id}: not a sweep folder (no sweep.json)")
+        if run_owner(folder) is not None or sweep_id in self.running():
+            raise ValueError(f"{sweep_id}: is running already")
+        self._launch(sweep_id, folder, str(folder), workers, "", mode="ab")
+        return sweep_id
+
+    def _launch(self, sweep_id: str, folder: Path, spec_arg: str, workers: int, name: str, mode: str = "wb") -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env.setdefault("OMP_NUM_THREADS", "1")
-        cmd = [self.python, "-m", "collop", "sweep", "run", str(folder / "spec.json"), "--out", str(folder),
+        cmd = [self.python, "-m", "collop", "sweep", "run", spec_arg, "--out", str(folder),
                "--workers", str(int(workers)), "--quiet"]
-        with open(folder / "sweep.log", "wb") as log:
+        with open(folder / "sweep.log", mode) as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     cwd=str(REPO_ROOT), env=env, start_new_session=True)
         from collop.runs.ownership import _proc_start
 
         atomic_write_text(folder / "job.json", json.dumps(
-            {"pid": proc.pid, "start_ticks": _proc_start(proc.pid), "name": str(spec.get("name") or ""),
+            {"pid": proc.pid, "start_ticks": _proc_start(proc.pid), "name": name,
              "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": cmd[1:4]}) + "\n")
         with self._lock:
             self._procs[sweep_id] = proc
         threading.Thread(target=self._reap, args=(sweep_id, proc), daemon=True,
                          name=f"collop-sweep-{sweep_id}").start()
-        return sweep_id
 
     def _reap(self, sweep_id: str, proc: subprocess.Popen) -> None:
         rc = proc.wait()          # blocks in the OS, not in Python: the event loop is never held

@@ -386,3 +386,38 @@ def test_tab_follows_a_sweep_as_its_points_land(config, tiny_file, fp_data):
     tab._refresh(force=True)
     tab.sweep = "evil"
     assert "evil" in tab.sweep_text.object and "<img" not in tab.sweep_text.object
+
+
+@pytest.mark.slow
+def test_stop_then_resume_a_sweep_from_the_app(tiny_file, tmp_path):
+    """Stop: the running point stops after its epoch (exit 130, resumable); Resume finishes only what is left."""
+    import time
+
+    from dashboards.sweep_jobs import SweepJobs, sweep_info
+
+    jobs = SweepJobs(tmp_path)
+    spec = {"base": {"data": str(tiny_file), "train": TRAIN, "test": TEST, "family": "kernel", "threads": 1,
+                     "curriculum": "1:1e-2:100000"}, "axes": {"options.k": [1]}}
+    sid = jobs.start(spec, workers=1)
+    folder = jobs.root / sid
+    deadline = time.time() + 300
+    while not (sweep_info(folder)["counts"].get("running") and list(folder.glob("k1*/checkpoint.pt"))):
+        assert time.time() < deadline and jobs.running() == [sid], sweep_info(folder)
+        time.sleep(0.5)
+    assert "stopping" in jobs.stop(sid)
+    assert jobs.wait(sid, timeout=300) == 130
+    info = sweep_info(folder)
+    assert info["status"] == "stopped" and info["counts"] == {"stopped": 1}
+    with pytest.raises(ValueError, match="not a sweep folder"):
+        jobs.resume("nothing-here", workers=1)
+    jobs.resume(sid, workers=1)
+    assert sweep_info(folder)["status"] == "starting"
+    deadline = time.time() + 300
+    while sweep_info(folder)["status"] != "running" or not sweep_info(folder)["counts"].get("running"):
+        assert time.time() < deadline, sweep_info(folder)
+        time.sleep(0.5)
+    jobs.stop(sid)
+    assert jobs.wait(sid, timeout=300) == 130
+    events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    starts = [e for e in events if e.get("event") == "point" and e.get("status") == "started"]
+    assert [e["resumed"] for e in starts] == [False, True]          # continued from its checkpoint, not restarted
