@@ -97,6 +97,8 @@ class MetriplecticCompare(pn.viewable.Viewer):
         self.md_path = None
         self.units = Units()
         self._infos: dict = {}
+        self._known: set = set()
+        self._requests = 0
         self._md = None
         self._models: dict = {}                         # label -> (summary, model)
         self._pending: dict = {}
@@ -133,27 +135,36 @@ class MetriplecticCompare(pn.viewable.Viewer):
 
     # -- inputs ------------------------------------------------------------------------
     def set_file(self, md_path, units, tests, finished: list, default_ids: list) -> None:
-        """A new MD file (or new finished runs): its test runs and the runs one may compare."""
+        """A new MD file (or new finished runs): its test runs and the runs one may compare.
+
+        The compared runs are kept; runs of ``default_ids`` not seen before
+        (a training that just finished) are added.
+        """
         changed = md_path != self.md_path
         self.md_path, self.units = md_path, units
         self._infos = {r["id"]: r for r in finished}
+        before = self._requests
+        if changed:
+            self._known = set()
+        fresh = [r for r in default_ids if r in self._infos and r not in self._known]
+        self._known |= set(self._infos)
         with param.parameterized.batch_call_watchers(self):
             self.runs_w.options = {plain(run_label(r["id"], r.get("method"))): r["id"] for r in finished}
-            keep = [r for r in self.compare if r in self._infos]
-            want = keep if (keep and not changed) else [r for r in default_ids if r in self._infos]
+            keep = [r for r in self.compare if r in self._infos] if not changed else []
+            want = keep + [r for r in fresh if r not in keep]
             if want != self.compare:
                 self.compare = want
             self.test_w.options = {str(t): str(t) for t in tests}
             if changed or self.test_run not in tests:
                 self.test_w.value = tests[0] if tests else None
                 self.test_run = tests[0] if tests else ""
-        if changed:
-            self._md, self._models = None, {}
+        if changed and self._requests == before:     # nothing asked for new data: clear the old file's
             self._request()
 
     # -- background work -----------------------------------------------------------------
     def _request(self) -> None:
         """Fetch the MD summary of the test run, then each compared run's rollout (in the background)."""
+        self._requests += 1
         self._models, self._pending, self._errors = {}, {}, []
         self._md = None
         if self.md_path is None or not self.test_run or not self.compare:

@@ -331,6 +331,11 @@ def test_tab_follows_a_run_and_compares_it_with_md(config, roots, md_file):
     assert c.speed_view.fig.describe()["plots"][0]["lines"] == ["MD", "landau-run"]     # run_label of the id
     c.frame = 3
     assert "t = 1.5" in c.speed_view.fig.describe()["plots"][0]["title"]
+    # a run that finishes later joins the comparison; the first stays
+    finished_run(roots["runs"], "cm1-run", md_file, model="cm1", c0=2 * C0)
+    st.refresh_runs(force=True)
+    assert c.compare == ["landau-run", "cm1-run"] and list(c.table.object["model"]) == ["landau", "cm1"]
+    assert c.cons_view.fig.describe()["plots"][3]["lines"] == ["MD", "landau-run", "cm1-run"]
     smax = float(landau_operator()["s"].values[-1])
     assert tab.param.s_value.bounds == (0.0, smax)              # the slider spans the table's s
     tab.s_value = smax / 2
