@@ -135,8 +135,8 @@ def scan_figure(table: pd.DataFrame, axis: str, *, title: str = "") -> Figure:
     unit = {"n_train": "populations", "options.nt": "time nodes", "penalties.reg": "dimensionless"}[axis]
     label = f"{sym}, {what}" + (f" (0 drawn at {zero:g})" if zero is not None else "")
     plot = Plot(title or f"Test error against {sym} (mean ± std over seeds)", Axis(label, unit, log=log),
-                _error_axis(lines), lines, width=420, height=280, legend_at="below")
-    return Figure([plot], name=f"scan-{axis.replace('.', '-')}", title=plot.title)
+                _error_axis(lines), lines, width=420, height=260)
+    return Figure([plot], name=f"scan-{axis.replace('.', '-')}", title=plot.title, responsive=True)
 
 
 def bands_figure(bands: dict, units: Units, *, group: str = "") -> Figure:
@@ -158,7 +158,7 @@ def bands_figure(bands: dict, units: Units, *, group: str = "") -> Figure:
             lines = []
             for label, rec in per.items():
                 m, s = rec[name]
-                lines.append(Line(rec["speed"], m, f"{label} ({rec['n']} seed{'s' if rec['n'] != 1 else ''})", band=(m - s, m + s)))
+                lines.append(Line(rec["speed"], m, f"{label}, {rec['n']} seed{'s' if rec['n'] != 1 else ''}", band=(m - s, m + s)))
             if not lines:
                 lines = [Line(np.zeros(0), np.zeros(0), "")]
             plots.append(Plot(f"{sym}(v), {tl}", Axis("v", units.v), Axis(sym, units.coefficient(name)), lines,

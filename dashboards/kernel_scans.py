@@ -129,7 +129,7 @@ def band_views(index: dict, folder, frame: pd.DataFrame, groups=None) -> tuple[d
     Returns
     -------
     views : dict
-        ``"N_dists = n"`` -> list of :func:`dashboards.plots.coefficient_view`
+        ``"N=n"`` (N_dists) -> list of :func:`dashboards.plots.coefficient_view`
         (blank outside the support of the point's training populations).
     units : Units
         Of the first point's data.
@@ -145,7 +145,7 @@ def band_views(index: dict, folder, frame: pd.DataFrame, groups=None) -> tuple[d
     for n, g in done.groupby("n_train", sort=True):
         if groups is not None and int(n) not in groups:
             continue
-        key = f"N_dists = {int(n)}"
+        key = f"N={int(n)}"
         for _, row in g.iterrows():
             op = load_operator(Path(folder) / row["point"] / "operator.nc")
             if op is None:
@@ -183,12 +183,12 @@ class ScansView(pn.viewable.Viewer):
             self.views[axis] = FigureView(scan_figure(scan_table(_EMPTY, axis), axis),
                                           css_classes=[f"collop-scan-{slug}"])
             cards.append(pn.Column(sel, figure_card(self.views[axis], f"scan-{slug}", f"Test error against {sym}"),
-                                   width=560))
+                                   sizing_mode="stretch_width"))
         self.band_times = pn.widgets.MultiChoice(label="Times (Fig. 13)", options={}, css_classes=["collop-band-times"],
                                                  width=380)
-        self.band_groups = pn.widgets.MultiChoice(label="N_dists shown", options={},
+        self.band_groups = pn.widgets.MultiChoice(label="N_dists shown (all when empty)", options={},
                                                   css_classes=["collop-band-groups"], width=380)
-        self.bands = FigureView(bands_figure({}, Units()), css_classes=["collop-coefficient-bands"])
+        self.bands = FigureView(bands_figure({}, Units.of(state.dataset)), css_classes=["collop-coefficient-bands"])
         self.bands_note = alert(kind="info", name="bands-note")
         self._bg = Background()
         self._bands_key = None
@@ -196,7 +196,8 @@ class ScansView(pn.viewable.Viewer):
         self.band_times.param.watch(lambda *_: self._draw_bands(), "value")
         self.band_groups.param.watch(lambda *_: self._load_bands(force=True), "value")
         self._layout = pn.Column(
-            "### Scans (Figs. 12–14)", pn.Row(*cards[:1], pn.Column(*cards[1:]), sizing_mode="stretch_width"),
+            "### Scans (Figs. 12–14)", pn.Row(cards[0], cards[1], sizing_mode="stretch_width"),
+            pn.Row(cards[2], pn.Spacer(sizing_mode="stretch_width"), sizing_mode="stretch_width"),
             pn.Row(self.band_times, self.band_groups), self.bands_note,
             figure_card(self.bands, "coefficient-bands", "Coefficients across seeds by N_dists (Fig. 13)"),
             sizing_mode="stretch_width", css_classes=["collop-kernel-scans"])
@@ -224,7 +225,7 @@ class ScansView(pn.viewable.Viewer):
         self._drawn[axis] = key
         entry = self.cache.get(sid) if sid else None
         frame = entry[1] if entry is not None else _EMPTY
-        name = shorten((entry[0].get("name") if entry else "") or (sid or ""), 50)
+        name = shorten((entry[0].get("name") if entry else "") or (sid or ""), 30)
         sym = SCAN_AXES[axis][0]
         self.views[axis].update(scan_figure(scan_table(frame, axis), axis,
                                             title=f"Test error against {sym}" + (f" — {name}" if name else "")))
@@ -274,7 +275,7 @@ class ScansView(pn.viewable.Viewer):
 
     def _draw_bands(self) -> None:
         if self._band_data is None:
-            self.bands.update(bands_figure({}, Units()))
+            self.bands.update(bands_figure({}, Units.of(self.state.dataset)))
             return
         views, units, times = self._band_data
         chosen = sorted(self.band_times.value or times[:1] or [0.0])

@@ -100,7 +100,7 @@ class KernelTab(Tab):
         self.jobs = get_sweep_jobs(s.config.runs)
         self.cache = SweepCache(sweeps_root(s.config.runs))
         self.form = f = KernelForm()
-        self.units = Units()
+        self.units = Units.of(s.dataset)
         w = {}
         w["train"] = pn.widgets.MultiChoice.from_param(f.param.train, label="Training populations",
                                                        css_classes=["collop-kernel-train"], sizing_mode="stretch_width")
@@ -320,8 +320,9 @@ class KernelTab(Tab):
         return None if not len(rows) else rows.iloc[0]
 
     def _label(self) -> str:
-        """The chosen point's label (as in the point chooser)."""
-        return next((k for k, v in self.point_select.options.items() if v == self.point), "")
+        """The chosen point's short label for titles: ``k = 2, forward, seed 0``."""
+        row = self._point_row
+        return "" if row is None else f"k = {int(row['k'])}, {row['scheme']}, seed {int(row['seed'])}"
 
     def _show_point(self) -> None:
         row = self._point_row = self._row()
