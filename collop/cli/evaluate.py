@@ -15,6 +15,8 @@ def add_parser(sub, common) -> None:
     ev.add_argument("--data", required=True, metavar="DATA.nc")
     ev.add_argument("--populations", default=None, metavar="C,D,..", help="default: all")
     ev.add_argument("--out", default=None, metavar="FILE", help="also write the JSON here")
+    ev.add_argument("--integrator", default=None, choices=["euler", "rkl2"],
+                    help="time integrator of the rollout (default: the one recorded in the operator file)")
     ev.set_defaults(func=cmd_evaluate)
 
 
@@ -25,7 +27,7 @@ def cmd_evaluate(args) -> int:
 
     out = out_file(args.out) if args.out else None
     pops = names(args.populations) if args.populations else "all"
-    result = evaluate_file(args.operator, args.data, pops)
+    result = evaluate_file(args.operator, args.data, pops, integrator=args.integrator)
     method = open_dataset(args.operator, "operator", check_values=False).attrs.get("method")
     result = {**result, "method": method, "operator": str(args.operator), "data": str(args.data),
               "test": list(result.get("per_population", {}))}

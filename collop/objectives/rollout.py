@@ -12,7 +12,8 @@ Stage ``s`` of the curriculum unrolls ``N_u`` frames from every start frame
 averaged over the batch, with ``f`` in grid units (:class:`collop.data.Record`).
 Each frame's operator is the family's stencil
 (:meth:`collop.operators.base.Operator.stencil`), advanced by the grid solver
-with as many sub-steps as the stability bound asks for.
+named by ``integrator`` (:func:`collop.solvers.make_solver`) with as many
+sub-steps (and stages) as the stability estimate asks for, or a fixed count.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ import torch
 from pydantic import Field
 
 from ..data import Record
-from ..options import options
-from ..solvers import ForwardEuler, GridSolver
+from ..options import options, parse
+from ..solvers import GridSolver, make_solver
 from .base import Objective
 
 __all__ = ["RolloutMAE", "RolloutOptions"]
@@ -43,12 +44,34 @@ class RolloutOptions:
         training frame (0: the histograms as they are, as in the paper).
     dtype : {"float32", "float64"}
         Precision of the training rollouts (coefficients are float64).
+    integrator : {"euler", "rkl2"}
+        Time integration of the rollouts, in training and scoring: forward
+        Euler (the paper's scheme) or Runge-Kutta-Legendre super-time-stepping
+        (see ``docs/integrators.md``).
+    substeps : int, optional
+        Fixed sub-steps per frame (1: one step per frame, as in the paper);
+        a count below the stability estimate warns once. Default: each
+        frame's count from the estimate.
+    stability : {"spectral", "gershgorin"}
+        The estimate behind forward Euler's counts: the Ritz values of each
+        frame's operator (never above the Gershgorin bound), or the Gershgorin
+        bound over every cell. RKL2 always uses ``spectral``.
     """
 
     smooth: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False,
                           description="Gaussian smoothing of the training frames in velocity, in bins "
                                       "(default 0: raw histograms, as in the paper)")
     dtype: Literal["float32", "float64"] = Field("float32", description="precision of the training rollouts")
+    integrator: Literal["euler", "rkl2"] = Field("euler", description="time integrator of the rollouts: "
+                                                 "euler (the paper's) or rkl2 (super-time-stepping)")
+    substeps: int | None = Field(None, ge=1, le=10_000, description="fixed sub-steps per frame (default: "
+                                 "from the stability estimate; 1 as in the paper)")
+    stability: Literal["spectral", "gershgorin"] = Field("spectral", description="stability estimate behind "
+                                                         "the sub-step counts")
+
+
+#: the fields of :class:`RolloutOptions` that choose the solver (recorded in operator files)
+SOLVER_FIELDS = ("integrator", "substeps", "stability")
 
 
 class RolloutMAE(Objective):
@@ -72,7 +95,8 @@ class RolloutMAE(Objective):
 
     def __init__(self, options=None, penalties=None, *, solver: GridSolver | None = None, dtype=None):
         super().__init__(options, penalties)
-        self.solver = solver or ForwardEuler()
+        o = self.options
+        self.solver = solver or make_solver(o.integrator, o.substeps, o.stability)
         self.dtype = dtype if dtype is not None else _DTYPES[self.options.dtype]
 
     @classmethod
@@ -98,14 +122,32 @@ class RolloutMAE(Objective):
         nu = self.horizon(stage)
         S = fs.shape[0] - nu
         W = op.stencil(data.grid, data.times[:-1], dtype=self.dtype)     # (T-1, K, N, M)
-        n_sub = self.solver.substeps(W.detach(), self.dt)                 # per frame
-        Wdt = self.solver.scaled(W, self.dt, n_sub)
-        loss = self.solver.unrolled_abs_error(Wdt, fs, nu, n_sub) / (nu * fs[:S].numel())
-        return loss, {"n_substeps": int(np.max(n_sub)), "mean_substeps": float(np.mean(n_sub))}
+        plan = self.solver.plan(W.detach(), self.dt)                      # per frame
+        Wdt = self.solver.scaled(W, self.dt, plan)
+        loss = self.solver.unrolled_abs_error(Wdt, fs, nu, plan) / (nu * fs[:S].numel())
+        cost = plan.applications                                           # stencil applications per frame
+        return loss, {"n_substeps": int(np.max(cost)), "mean_substeps": float(np.mean(cost))}
+
+    @classmethod
+    def options_from_file(cls, op_ds, **override) -> RolloutOptions:
+        """The solver options recorded in an operator file's attributes, with ``override`` applied.
+
+        Files without them (written before the option existed, or by Tracks)
+        get the defaults. A bad value raises :class:`collop.options.SpecError`
+        naming the field.
+        """
+        attrs = getattr(op_ds, "attrs", {}) or {}
+        rec = {k: (attrs[k].item() if hasattr(attrs[k], "item") else attrs[k])
+               for k in SOLVER_FIELDS if k in attrs}
+        return parse(RolloutOptions, {**rec, **{k: v for k, v in override.items() if v is not None}})
 
     @classmethod
     def evaluate(cls, operator, data, names, options=None) -> dict:
-        """Rollout error (DESIGN §4) of ``operator`` on the populations ``names`` of ``data``."""
+        """Rollout error (DESIGN §4) of ``operator`` on the populations ``names`` of ``data``.
+
+        The solver follows ``options``, else the options recorded in the operator file.
+        """
         from ..metrics import evaluate
 
-        return evaluate(operator, data, names)
+        o = options if options is not None else cls.options_from_file(operator)
+        return evaluate(operator, data, names, solver=make_solver(o.integrator, o.substeps, o.stability))

@@ -15,11 +15,13 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def evaluate_file(operator, data, populations="all") -> dict:
+def evaluate_file(operator, data, populations="all", *, integrator: str | None = None) -> dict:
     """Test metrics of the operator file ``operator`` on the populations of ``data``.
 
     The operator's family (by its file's form) names the objective, whose
-    ``evaluate`` scores it: for grid operators the rollout error of DESIGN §4.
+    ``evaluate`` scores it: for grid operators the rollout error of DESIGN §4,
+    with the time integrator recorded in the file unless ``integrator``
+    overrides it.
 
     Raises
     ------
@@ -47,7 +49,12 @@ def evaluate_file(operator, data, populations="all") -> dict:
     if ds.sizes.get("time", 0) < 2:
         raise CollopError(f"{data}: has {ds.sizes.get('time', 0)} frame(s); a rollout needs at least 2")
     obj.load(ds, names, role="test")
-    result = obj.evaluate(op_ds, ds, names)
+    options = None
+    if integrator is not None:
+        if not hasattr(obj, "options_from_file"):
+            raise CollopError(f"{operator}: the {family.family} family has no time integrator to choose")
+        options = obj.options_from_file(op_ds, integrator=integrator)
+    result = obj.evaluate(op_ds, ds, names, options)
     per = result.get("per_population", {})
     bad = [n for n, v in per.items() if not _finite(v)]
     if per and len(bad) == len(per):
