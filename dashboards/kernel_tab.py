@@ -215,7 +215,7 @@ class KernelTab(Tab):
         self.sweep = sid
 
     def _stop(self, *_) -> None:
-        if not self.sweep:
+        if not self.sweep or self.cache.get(self.sweep) is None:      # only a sweep the page lists
             return
         msgs = [self.jobs.stop(self.sweep)]
         companion = f"{self.sweep}-baseline"
@@ -226,7 +226,7 @@ class KernelTab(Tab):
 
     def _resume(self, *_) -> None:
         """Run the chosen sweep's points that are not done (a stopped, interrupted or incomplete sweep)."""
-        if not self.sweep:
+        if not self.sweep or self.cache.get(self.sweep) is None:
             return
         try:
             self.jobs.resume(self.sweep, workers=self.form.workers)

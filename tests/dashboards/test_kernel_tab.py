@@ -386,6 +386,11 @@ def test_tab_follows_a_sweep_as_its_points_land(config, tiny_file, fp_data):
     tab._refresh(force=True)
     tab.sweep = "evil"
     assert "evil" in tab.sweep_text.object and "<img" not in tab.sweep_text.object
+    # a name the page does not list (e.g. sent by a crafted client) is never acted on
+    tab.sweep = "../outside"
+    tab._stop()
+    tab._resume()
+    assert tab.message.object == ""
 
 
 @pytest.mark.slow
