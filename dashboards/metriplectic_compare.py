@@ -18,7 +18,7 @@ import param
 
 from . import metriplectic_figures as mf
 from . import metriplectic_worker as mw
-from .base import Background, alert, in_server, set_alert
+from .base import Background, alert, in_server, set_alert, spinner
 from .export import FigureView, figure_card
 from .jobs import run_label
 from collop.views import Units
@@ -112,6 +112,7 @@ class MetriplecticCompare(pn.viewable.Viewer):
         self.frame_w = pn.widgets.Player.from_param(self.param.frame, label="Frame", interval=400,
                                                     loop_policy="once", css_classes=["collop-mp-frame"], width=420)
         self.status = pn.pane.Markdown("", css_classes=["collop-mp-compare-status"])
+        self.busy = spinner("mp-compare-busy")
         self.message = alert(name="mp-compare-message")
         self.table = pn.pane.DataFrame(summary_table({}), index=False, escape=True,
                                        css_classes=["collop-mp-distance-table"], sizing_mode="stretch_width")
@@ -125,7 +126,8 @@ class MetriplecticCompare(pn.viewable.Viewer):
         self.param.watch(lambda *_: self._draw_frame(), ["frame"])
         self._layout = pn.Column(
             "### MD against the learned kernels",
-            pn.Row(self.test_w, self.runs_w, sizing_mode="stretch_width"), self.frame_w, self.status, self.message,
+            pn.Row(self.test_w, self.runs_w, sizing_mode="stretch_width"), self.frame_w,
+            pn.Row(self.busy, self.status), self.message,
             figure_card(self.speed_view, "speed-pdf", "Speed PDF (Fig. 2)"),
             figure_card(self.v12_view, "v12-pdf", "v₁–v₂ PDFs (Figs. 3, 4)"),
             figure_card(self.marg_view, "marginal-pdf", "Marginal PDFs (Figs. 17, 18)"),
@@ -171,6 +173,7 @@ class MetriplecticCompare(pn.viewable.Viewer):
             return self._draw()              # MD alone is read once a run is compared
         path, run, process = self.md_path, self.test_run, in_server()
         self.status.object = f"Reading MD run **{md(run)}**…"
+        self.busy.visible = True
         self.md_bg.submit(lambda: md_side(path, run, process=process), self._md_done)
 
     def _md_done(self, fut) -> None:
@@ -179,6 +182,7 @@ class MetriplecticCompare(pn.viewable.Viewer):
         except Exception as exc:  # reported on the page, one line
             self._md = None
             set_alert(self.message, f"MD run {self.test_run}: {public_message(exc)}", "danger")
+            self.busy.visible = False
             return self._draw()
         set_alert(self.message, "")
         n = self._md.sizes["time"]
@@ -243,6 +247,7 @@ class MetriplecticCompare(pn.viewable.Viewer):
         if not self.compare:
             parts.append("no finished run of this MD file to compare yet")
         self.status.object = " · ".join(parts)
+        self.busy.visible = bool(waiting)
         if self._errors:
             set_alert(self.message, "; ".join(self._errors), "danger")
 

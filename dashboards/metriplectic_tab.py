@@ -25,7 +25,7 @@ from .base import Background, Tab, alert, set_alert, spinner
 from .export import FigureView, figure_card
 from .jobs import run_label
 from .metriplectic_compare import MetriplecticCompare
-from .metriplectic_data import g2_maps, md_files, md_runs, metriplectic_runs, newest_per_model, short_units
+from .metriplectic_data import MODELS, g2_maps, md_files, md_runs, metriplectic_runs, newest_per_model, short_units
 from .metriplectic_figures import g2_figure, loss_figure
 from .metriplectic_form import MetriplecticForm
 from .streams import RunFeed, format_duration
@@ -86,6 +86,8 @@ class MetriplecticTab(Tab):
         self.stop = pn.widgets.Button(label="Stop", color="warning", css_classes=["collop-mp-stop"],
                                       disabled=True)
         self.message = alert(name="mp-message")
+        self._transient = None           # (kind, run id) of a message that clears once untrue
+        self._started = ""               # the run started last from this tab
         self.start.on_click(self._start)
         self.stop.on_click(self._stop)
         # -- the followed run
@@ -173,6 +175,9 @@ class MetriplecticTab(Tab):
         s = self.state
         mine = metriplectic_runs(s.runs, self.md_path)
         opts = {f"{run_label(r['id'], r.get('method'))} · {r.get('status', '')}": r["id"] for r in mine[::-1]}
+        started = self._started
+        if started and started not in opts.values():        # its worker has not written the folder yet
+            opts = {f"{run_label(started, MODELS[self.form.model])} · starting": started, **opts}
         key = (str(self.md_path), tuple(opts.items()))
         if not force and key == getattr(self, "_runs_key", None):
             return
@@ -207,7 +212,9 @@ class MetriplecticTab(Tab):
             run_id = s.manager.start(self.form.spec(self.md_path))
         except (ValueError, OSError) as exc:
             return set_alert(self.message, f"Cannot start: {s.public(exc)}", "danger")
+        self._started = run_id
         set_alert(self.message, f"Started run {run_id}.", "success")
+        self._transient = ("started", run_id)
         s.refresh_runs(force=True)
         self._runs_changed(force=True)
         self.shown_w.value = run_id
@@ -218,6 +225,7 @@ class MetriplecticTab(Tab):
         if not self.shown or s.manager is None:
             return
         set_alert(self.message, s.manager.stop(self.shown), "info")
+        self._transient = ("stopping", self.shown)
 
     # -- live ---------------------------------------------------------------------------------
     def _draw_g2(self, force: bool = False) -> None:
@@ -255,6 +263,13 @@ class MetriplecticTab(Tab):
             return
         p = self.feed.progress
         status = info.get("status") or p.status or "starting"
+        if self._transient is not None:
+            kind, rid = self._transient
+            if rid != self.shown or (kind == "started" and status != "starting") or \
+                    (kind == "stopping" and status not in ("running", "starting")):
+                self._transient = None
+                if self.message.alert_type in ("success", "info"):
+                    set_alert(self.message, "")
         total = int((info.get("params") or {}).get("steps") or p.stages.get(0, (0, 0))[0] or 1)
         done = min(int(p.epochs_done), total)
         self.progress.max, self.progress.value = max(total, 1), done

@@ -372,3 +372,41 @@ def test_tab_reports_an_unreadable_md_file_in_one_line(config, roots):
     assert str(roots["data"]) not in text and tab.md_path is None and tab.start.disabled
     tab.choose("data:../../etc/passwd")                  # a name from outside the roots
     assert "outside" in tab.message.object or "not accepted" in tab.message.object
+
+
+def test_start_hands_the_cli_spec_to_the_job_manager(config, roots, md_file):
+    from pathlib import Path
+
+    from dashboards.jobs import JobManager
+    from dashboards.metriplectic_tab import MetriplecticTab
+    from dashboards.state import AppState
+
+    class Recorder(JobManager):                 # records the job instead of starting a worker
+        jobs: list = []
+
+        def _launch(self, job):
+            self.jobs.append(job)
+            return Path(job["run_dir"]).name
+
+    manager = Recorder(roots["runs"], warm=False)
+    st = AppState(config=config, manager=manager)
+    tab = MetriplecticTab(state=st)
+    tab.md_w.value = [n for n in tab.md_w.options.values() if n.endswith("md_small.nc")][0]
+    tab.form.param.update(model="CM2", steps=25, pairs=1000, seed=7)
+    tab._start()
+    job = manager.jobs[-1]
+    spec = job["spec"]
+    assert job["kind"] == "train" and job["method"] == "cm2"
+    assert (spec["family"], spec["options"], spec["objective"], spec["seed"]) == \
+        ("metriplectic", {"model": "cm2", "steps": 25}, {"pairs": 1000}, 7)
+    assert spec["train"] == RUNS[:2] and spec["test"] == RUNS[2:] and os.path.samefile(spec["data"], md_file)
+    run_id = Path(job["run_dir"]).name
+    assert "Started run" in tab.message.object and tab.message.visible
+    st.refresh_runs(force=True)                  # its folder is not written yet: the tab still shows it
+    assert tab.shown == run_id and run_id in tab.shown_w.options.values()
+    # the run appears and finishes: the message stops being true and goes; the tab shows the run
+    finished_run(roots["runs"], run_id, md_file, model="cm2")
+    st.refresh_runs(force=True)
+    tab.shown = run_id
+    tab.tick()
+    assert not tab.message.visible and "finished" in tab.progress_text.object
