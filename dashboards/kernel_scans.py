@@ -29,7 +29,7 @@ from .runstore import load_operator
 from .sweep_jobs import sweep_info
 from .text import shorten
 
-__all__ = ["SweepCache", "ScansView", "band_views"]
+__all__ = ["SweepCache", "ScansView", "band_views", "planned"]
 
 _EMPTY = points_frame({})
 _ACTIVE = ("running", "starting")
@@ -40,6 +40,27 @@ def _mtime(path) -> int | None:
         return os.stat(path).st_mtime_ns
     except OSError:
         return None
+
+
+def planned(folder) -> pd.DataFrame:
+    """The points of a sweep the app launched that has not written its index yet, all pending.
+
+    Read from the folder's ``spec.json`` (:mod:`dashboards.sweep_jobs`), so
+    the Pareto plot has its lines (and legend) from the start and fills in
+    place; an empty table without a readable spec.
+    """
+    import json
+
+    try:
+        spec = json.loads((Path(folder) / "spec.json").read_text())
+        from collop.pipeline import spec_to_dict
+        from collop.sweep import expand
+
+        points = expand(spec, Path(folder))
+    except Exception:  # noqa: BLE001 - no plan to show: the sweep process reports the problem itself
+        return _EMPTY
+    return points_frame({"points": [{"id": p.id, "values": p.values, "status": "pending",
+                                     "spec": spec_to_dict(p.spec)} for p in points]}, folder)
 
 
 class SweepCache:
@@ -69,7 +90,7 @@ class SweepCache:
             return self._entries.pop(d.name, None) is not None
         if old is not None and old[0] == sig and old[1]["status"] == info["status"]:
             return False
-        frame = points_frame(info["index"], d) if info["index"] is not None else _EMPTY
+        frame = points_frame(info["index"], d) if info["index"] is not None else planned(d)
         self._entries[d.name] = (sig, info, frame)
         return True
 

@@ -326,6 +326,23 @@ def test_sweep_folders_and_names(tmp_path):
     assert sweep_info(root / "done")["n_points"] == 1
 
 
+def test_a_starting_sweep_shows_its_planned_points(tiny_file, tmp_path):
+    """Before the sweep process writes its index, the plan comes from spec.json: every point pending."""
+    from dashboards.kernel_scans import planned
+
+    spec = KernelForm(ks="1, 3", seeds="0, 1", schemes=["forward", "centred"], curriculum="custom")
+    spec.set_dataset(["centre", "right", "upleft", "down"], (21, 21))
+    (tmp_path / "spec.json").write_text(json.dumps(spec.specs(str(tiny_file))[0]))
+    f = planned(tmp_path)
+    assert len(f) == 8 and set(f["status"]) == {"pending"} and set(f["k"]) == {1, 3}
+    t = pareto_table(f)
+    assert list(zip(t["scheme"], t["k"], t["todo"])) == [("centred", 1, 2), ("centred", 3, 2), ("forward", 1, 2),
+                                                         ("forward", 3, 2)]
+    assert t["mean"].isna().all()
+    (tmp_path / "spec.json").write_text("{not json")
+    assert len(planned(tmp_path)) == 0
+
+
 def test_a_sweep_the_process_refuses_is_reported_in_one_line(tmp_path):
     """The sweep process checks the spec; a data file that does not exist ends it with a one-line reason."""
     from dashboards.sweep_jobs import SweepJobs, sweep_info
