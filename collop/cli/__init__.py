@@ -31,6 +31,7 @@ writes its best weights, with status ``stopped``).
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 
 __all__ = ["main", "build_parser"]
@@ -89,15 +90,41 @@ def main(argv=None) -> int:
         diverged, 130 interrupted.
     """
     try:                        # Ctrl-C while the libraries load is an interrupt, not a traceback
-        from ..pipeline.context import StopFlag
-        from ..pipeline.signals import handle_signals
-
+        with _held_signals() as held:
+            from ..pipeline.context import StopFlag
+            from ..pipeline.signals import handle_signals
+        if held:
+            raise KeyboardInterrupt
         stop = StopFlag()       # Ctrl-C / SIGTERM: a clean stop during training, else an interrupt
         with handle_signals(stop):
             return _main(argv, stop)
     except KeyboardInterrupt:
         print("collop: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _held_signals():
+    """Hold SIGINT and SIGTERM while the block runs; yields the list of those that arrived.
+
+    The first imports load compiled extensions (pydantic's core among them)
+    whose initialisation turns an interrupt into a crash with a traceback
+    (a Rust panic); held, the signal is acted on once they are loaded.
+    """
+    import signal
+    import threading
+
+    held: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def _main(argv, stop) -> int:

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from collop.cli import main
-from collop.datasets import isotropic_operator_dataset, particles_dataset, phasespace_dataset
+from collop.datasets import isotropic_operator_dataset, particles_dataset
 from collop.io import open_dataset, write_dataset
 
-from .conftest import GRID, TIMES
+from .conftest import GRID
 
 
 def _err(capsys, *argv):

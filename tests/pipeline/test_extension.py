@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
-import numpy as np
 import pytest
 import torch
 from pydantic import Field
