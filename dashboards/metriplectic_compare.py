@@ -24,6 +24,7 @@ from .jobs import run_label
 from collop.views import Units
 
 from .metriplectic_data import model_of
+from .metriplectic_figures import without_blanks
 from .text import md, plain, public_message
 
 __all__ = ["MetriplecticCompare", "BINS", "summary_table"]
@@ -75,6 +76,8 @@ def summary_table(models: dict) -> pd.DataFrame:
     """Per rollout: model, mean energy distance to MD over frames after the first, at the last frame, solver steps."""
     rows = []
     for label, (ds, model) in models.items():
+        if ds is None:                  # still computed
+            continue
         e = np.asarray(ds["energy_distance"].values, dtype=float)
         rows.append({"run": label, "model": model, "energy distance (mean, t > 0)": float(np.mean(e[1:]))
                      if e.size > 1 else float(e[0]), "at the last frame": float(e[-1]),
@@ -128,11 +131,13 @@ class MetriplecticCompare(pn.viewable.Viewer):
             "### MD against the learned kernels",
             pn.Row(self.test_w, self.runs_w, sizing_mode="stretch_width"), self.frame_w,
             pn.Row(self.busy, self.status), self.message,
-            figure_card(self.speed_view, "speed-pdf", "Speed PDF (Fig. 2)"),
+            figure_card(self.speed_view, "speed-pdf", "Speed PDF (Fig. 2)",
+                        make=lambda: without_blanks(self.speed_view.fig)),
             figure_card(self.v12_view, "v12-pdf", "v₁–v₂ PDFs (Figs. 3, 4)"),
             figure_card(self.marg_view, "marginal-pdf", "Marginal PDFs (Figs. 17, 18)"),
             figure_card(self.cons_view, "conservation", "Conservation over the rollout"),
-            figure_card(self.dist_view, "distance", "Distance to MD"), self.table,
+            figure_card(self.dist_view, "distance", "Distance to MD", make=lambda: without_blanks(self.dist_view.fig)),
+            self.table,
             sizing_mode="stretch_width", css_classes=["collop-mp-compare"])
 
     # -- inputs ------------------------------------------------------------------------
@@ -171,6 +176,10 @@ class MetriplecticCompare(pn.viewable.Viewer):
         self._md = None
         if self.md_path is None or not self.test_run or not self.compare:
             return self._draw()              # MD alone is read once a run is compared
+        for rid in self.compare:         # a blank line per run until its rollout arrives: the figures keep
+            info = self._infos.get(rid)   # their structure (and their Bokeh models) meanwhile
+            if info is not None:
+                self._models[run_label(rid, info.get("method"))] = (None, model_of(info))
         path, run, process = self.md_path, self.test_run, in_server()
         self.status.object = f"Reading MD run **{md(run)}**…"
         self.busy.visible = True
@@ -209,9 +218,8 @@ class MetriplecticCompare(pn.viewable.Viewer):
         try:
             self._models[label] = (fut.result(), model_of(self._infos.get(rid, {})))
         except Exception as exc:  # one run failing leaves the others
+            self._models.pop(label, None)
             self._errors.append(f"{label}: {public_message(exc)}")
-        order = [run_label(r, (self._infos.get(r) or {}).get("method")) for r in self.compare]
-        self._models = {k: self._models[k] for k in order if k in self._models}
         self._draw()
 
     # -- figures ---------------------------------------------------------------------------
@@ -238,12 +246,13 @@ class MetriplecticCompare(pn.viewable.Viewer):
         self.table.object = summary_table(self._models)
         waiting = list(self._pending)
         parts = []
+        n_done = sum(ds is not None for ds, _ in self._models.values())
         if self._md is not None:
             parts.append(f"MD run **{md(self.test_run)}**: {self._md.sizes['time']} frames")
         if waiting:
             parts.append("rolling out " + ", ".join(md(w) for w in waiting) + " (in the background)…")
         if self.compare and not waiting and self._md is not None:
-            parts.append(f"{len(self._models)} of {len(self.compare)} rollouts shown")
+            parts.append(f"{n_done} of {len(self.compare)} rollouts shown")
         if not self.compare:
             parts.append("no finished run of this MD file to compare yet")
         self.status.object = " · ".join(parts)

@@ -22,7 +22,7 @@ from .figures import CYCLE, Axis, ColorScale, Contour, Figure, Image, Line, Plot
 from .metriplectic_data import nice_step, clip_to, contour_levels, loss_curves, loss_unit
 
 __all__ = ["MODEL_COLORS", "loss_figure", "g2_figure", "speed_figure", "v12_figure", "marginal_figure",
-           "conservation_figure", "distance_figure", "time_text"]
+           "conservation_figure", "distance_figure", "time_text", "without_blanks"]
 
 #: Line colour of each model (and of MD).
 MODEL_COLORS = {"md": "#000000", "landau": CYCLE[0], "cm1": CYCLE[2], "cm2": CYCLE[3]}
@@ -97,60 +97,87 @@ def g2_figure(maps: dict | None, units: Units, *, label: str = "", n_levels: int
     return Figure(plots, ncols=3, name="g2-contours", title="g_r² and g_s²" + suffix)
 
 
-def _pdf_lines(md, models: dict, var: str, ti: int, sel=None) -> list:
-    layers = []
+_NAN = np.array([np.nan])
+
+
+def _line(ds, x, y, label, color, dash="solid", width=2.0) -> Line:
+    """A line of a summary, or a blank line while the summary is still computed (``ds`` None)."""
+    if ds is None:
+        return Line(_NAN, _NAN, label, color=color, dash=dash, width=width)
+    return Line(x(ds), y(ds), label, color=color, dash=dash, width=width)
+
+
+def _all_lines(md, models: dict, x, y) -> list:
+    """MD (black, thick) then each model in its colour; blank lines for what has not arrived yet.
+
+    Every line is there from the start, so a figure keeps its structure (and
+    its Bokeh models) while rollouts arrive one by one.
+    """
     styles = _styles(models)
-
-    def values(ds):
-        da = ds[var].isel(time=min(ti, ds.sizes["time"] - 1))
-        return (da.sel(sel) if sel else da).values
-
-    if md is not None:
-        layers.append(Line(md.coords[_x(var)].values, values(md), "MD", color=MODEL_COLORS["md"], width=2.5))
+    out = [_line(md, x, y, "MD", MODEL_COLORS["md"], width=2.5)]
     for label, (ds, _) in models.items():
         c, dash = styles[label]
-        layers.append(Line(ds.coords[_x(var)].values, values(ds), label, color=c, dash=dash))
-    return layers
+        out.append(_line(ds, x, y, label, c, dash))
+    return out
 
 
-def _x(var: str) -> str:
-    return {"speed_pdf": "speed", "marginal": "v"}[var]
+def _at(ds, var: str, ti: int, sel=None) -> np.ndarray:
+    da = ds[var].isel(time=min(ti, ds.sizes["time"] - 1))
+    return np.asarray((da.sel(sel) if sel else da).values, dtype=float)
+
+
+def _single(plot: Plot, **kw) -> Figure:
+    """A one-plot figure laid out as a grid (an empty second cell): on the page a replaced single Bokeh
+    figure was drawn clipped; the exports leave the empty cell out (:func:`without_blanks`)."""
+    return Figure([plot, None], ncols=2, **kw)
+
+
+def without_blanks(fig: Figure) -> Figure:
+    """``fig`` without its empty cells (what the export buttons render)."""
+    plots = [p for p in fig.plots if p is not None]
+    return fig.with_plots(plots) if len(plots) != len(fig.plots) else fig
 
 
 def speed_figure(md, models: dict, ti: int, units: Units, *, run: str = "") -> Figure:
     """PDF of the speed ``|v|`` at frame ``ti``: MD (black) and each model's rollout (Fig. 2)."""
     t = float(md["time"].values[ti]) if md is not None else 0.0
     title = f"{run + ', ' if run else ''}speed PDF, {time_text(t, units)}"
-    plot = Plot(title, Axis("|v|", units.v), Axis("f(|v|)", units.F), _pdf_lines(md, models, "speed_pdf", ti),
-                legend_at="below", width=420, height=260)
-    return Figure([plot], name="speed-pdf", title=title)
+    lines = _all_lines(md, models, lambda d: d["speed"].values, lambda d: _at(d, "speed_pdf", ti))
+    plot = Plot(title, Axis("|v|", units.v), Axis("f(|v|)", units.F), lines, legend_at="below", width=420,
+                height=260)
+    return _single(plot, name="speed-pdf", title=title)
 
 
 def v12_figure(md, models: dict, ti: int, units: Units, *, run: str = "") -> Figure:
     """PDFs in the ``v_1``-``v_2`` plane at frame ``ti``: MD and each model (Figs. 3, 4).
 
     One colour range for every panel and every frame (0 to the largest
-    value of any of them), so the relaxation is seen, not hidden by per-frame scaling.
+    value of any of them), so the relaxation is seen, not hidden by
+    per-frame scaling. A rollout still computed is a blank panel.
     """
-    sources = ([("MD", md)] if md is not None else []) + [(label, ds) for label, (ds, _) in models.items()]
-    if not sources:
-        nan = np.full((2, 2), np.nan)
-        plots = [Plot("MD", Axis("v_1", units.v), Axis("v_2", units.v),
-                      [Image(nan, (-1, -1, 1, 1), ColorScale(label="f(v_1, v_2)", unit=units.f))],
-                      equal_aspect=True, width=220, height=220), None]
-        return Figure(plots, ncols=4, name="v12-pdf", title="v_1-v_2 PDFs")
-    high = max(float(np.nanmax(ds["v12"].values)) for _, ds in sources)
+    sources = [("MD", md)] + [(label, ds) for label, (ds, _) in models.items()]
+    have = [ds for _, ds in sources if ds is not None]
+    high = max((float(np.nanmax(ds["v12"].values)) for ds in have), default=1.0)
     scale = ColorScale("viridis", 0.0, high if high > 0 else 1.0, label="f(v_1, v_2)", unit=units.f)
+    ref = have[0] if have else None
     plots = []
     for label, ds in sources:
-        k = min(ti, ds.sizes["time"] - 1)
-        v1, v2 = ds["v1"].values, ds["v2"].values
-        h = 0.5 * (v1[1] - v1[0]) if v1.size > 1 else 0.5
-        img = ds["v12"].isel(time=k).transpose("v2", "v1").values
-        t = float(ds["time"].values[k])
-        plots.append(Plot(f"{label}, {time_text(t, units)}" + (f" ({run})" if run and label == "MD" else ""),
-                          Axis("v_1", units.v), Axis("v_2", units.v),
-                          [Image(img, (v1[0] - h, v2[0] - h, v1[-1] + h, v2[-1] + h), scale, "f")],
+        if ds is None:
+            img, bounds, t = np.full((2, 2), np.nan), (-1.0, -1.0, 1.0, 1.0), None
+            if ref is not None:
+                v1 = ref["v1"].values
+                h = 0.5 * (v1[1] - v1[0]) if v1.size > 1 else 0.5
+                bounds = (v1[0] - h, v1[0] - h, v1[-1] + h, v1[-1] + h)
+        else:
+            k = min(ti, ds.sizes["time"] - 1)
+            v1, v2 = ds["v1"].values, ds["v2"].values
+            h = 0.5 * (v1[1] - v1[0]) if v1.size > 1 else 0.5
+            img = ds["v12"].isel(time=k).transpose("v2", "v1").values
+            bounds = (v1[0] - h, v2[0] - h, v1[-1] + h, v2[-1] + h)
+            t = float(ds["time"].values[k])
+        when = time_text(t, units) if t is not None else "computing…"
+        plots.append(Plot(f"{label}, {when}" + (f" ({run})" if run and label == "MD" else ""),
+                          Axis("v_1", units.v), Axis("v_2", units.v), [Image(img, bounds, scale, "f")],
                           equal_aspect=True, width=220, height=220))
     if len(plots) == 1:
         plots.append(None)           # always a grid: the page's view never switches between one plot and a grid
@@ -162,10 +189,11 @@ def marginal_figure(md, models: dict, ti: int, units: Units, *, run: str = "") -
     t = float(md["time"].values[ti]) if md is not None else 0.0
     plots = []
     for k, comp in enumerate(("x", "y", "z")):
+        lines = _all_lines(md, models, lambda d: d["v"].values,
+                           lambda d, c=comp: _at(d, "marginal", ti, {"component": c}))
         plots.append(Plot(f"v_{k + 1} marginal, {time_text(t, units)}", Axis(f"v_{k + 1}", units.v),
-                          Axis(f"f(v_{k + 1})", units.F),
-                          _pdf_lines(md, models, "marginal", ti, {"component": comp}),
-                          legend=k == 2, legend_at="right", width=260, height=220))
+                          Axis(f"f(v_{k + 1})", units.F), lines, legend=k == 2, legend_at="right", width=260,
+                          height=220))
     return Figure(plots, ncols=3, name="marginal-pdf", title=f"Marginal PDFs{', ' + run if run else ''}")
 
 
@@ -180,17 +208,11 @@ def conservation_figure(md, models: dict, units: Units, *, run: str = "") -> Fig
     The solver conserves the particle count exactly and momentum and energy
     to round-off; MD's kinetic energy changes with its potential energy.
     """
-    styles = _styles(models)
     plots = []
     for var, label, unit in _CONSERVED:
-        layers = []
-        if md is not None:
-            layers.append(Line(md["time"].values, md[var].values.astype(float), "MD", color=MODEL_COLORS["md"],
-                               width=2.5))
-        for name, (ds, _) in models.items():
-            c, dash = styles[name]
-            layers.append(Line(ds["time"].values, ds[var].values.astype(float), name, color=c, dash=dash))
-        plots.append(Plot(label, Axis("t", units.t), Axis(label, unit), layers, legend=var == "entropy",
+        lines = _all_lines(md, models, lambda d: d["time"].values,
+                           lambda d, v=var: np.asarray(d[v].values, dtype=float))
+        plots.append(Plot(label, Axis("t", units.t), Axis(label, unit), lines, legend=var == "entropy",
                           width=260, height=200))
     return Figure(plots, ncols=2, name="conservation", title=f"Conservation{', ' + run if run else ''}")
 
@@ -201,8 +223,8 @@ def distance_figure(models: dict, units: Units, *, run: str = "") -> Figure:
     layers = []
     for name, (ds, _) in models.items():
         c, dash = styles[name]
-        layers.append(Line(ds["time"].values, ds["energy_distance"].values, name, color=c, dash=dash))
+        layers.append(_line(ds, lambda d: d["time"].values, lambda d: d["energy_distance"].values, name, c, dash))
     title = f"Energy distance to MD{', ' + run if run else ''}"
     plot = Plot(title, Axis("t", units.t), Axis("energy distance", units.v), layers, legend_at="right",
                 width=420, height=220)
-    return Figure([plot], name="distance", title=title)
+    return _single(plot, name="distance", title=title)

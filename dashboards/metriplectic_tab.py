@@ -157,9 +157,9 @@ class MetriplecticTab(Tab):
         set_alert(self.message, "")
         self.md_path, self.md_ds, self.units = path, ds, short_units(ds.attrs)
         runs = md_runs(ds)
-        self.form.set_file(runs["all"], runs["train"], runs["test"])
         labels = {plain(r): r for r in runs["all"]}
-        self.train_w.options, self.test_w.options = labels, labels
+        self.train_w.options, self.test_w.options = labels, labels      # the choices first, then the values
+        self.form.set_file(runs["all"], runs["train"], runs["test"])
         self.train_w.value, self.test_w.value = list(self.form.train), list(self.form.test)
         a = ds.attrs
         parts = [f"**{ds.sizes['run']}** runs · **{ds.sizes['particle']}** particles · **{ds.sizes['time']}** frames "

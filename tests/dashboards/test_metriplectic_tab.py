@@ -410,3 +410,25 @@ def test_start_hands_the_cli_spec_to_the_job_manager(config, roots, md_file):
     tab.shown = run_id
     tab.tick()
     assert not tab.message.visible and "finished" in tab.progress_text.object
+
+
+def test_figures_keep_their_structure_while_rollouts_arrive(md_file, tmp_path):
+    md = mw.md_summary(mw.stamp(md_file), "chi2", 20)
+    op_path = tmp_path / "operator.nc"
+    write_dataset(landau_operator(), op_path)
+    model = mw.rollout_summary(mw.stamp(op_path), mw.stamp(md_file), "chi2", md.attrs["vmax"], 20)
+    units = mdata.short_units(md_dataset().attrs)
+    pending, done = {"r1": (None, "landau")}, {"r1": (model, "landau")}
+    for make in (lambda m: mfig.speed_figure(md, m, 1, units), lambda m: mfig.v12_figure(md, m, 1, units),
+                 lambda m: mfig.marginal_figure(md, m, 1, units), lambda m: mfig.conservation_figure(md, m, units),
+                 lambda m: mfig.distance_figure(m, units)):
+        before, after = make(pending), make(done)
+        # the page updates the same Bokeh models in place when the rollout lands (no rebuild)
+        assert before.structure() == after.structure()
+        blank = [ly for p in before.plots if p is not None for ly in p.layers if getattr(ly, "label", "") == "r1"]
+        assert all(np.isnan(np.asarray(ly.y, float)).all() for ly in blank)
+    fig = mfig.speed_figure(md, done, 1, units)
+    assert fig.plots[1] is None and len(mfig.without_blanks(fig).plots) == 1
+    from dashboards.metriplectic_compare import summary_table
+
+    assert list(summary_table({**done, "r2": (None, "cm2")})["run"]) == ["r1"]       # pending runs: no row
