@@ -432,3 +432,18 @@ def test_figures_keep_their_structure_while_rollouts_arrive(md_file, tmp_path):
     from dashboards.metriplectic_compare import summary_table
 
     assert list(summary_table({**done, "r2": (None, "cm2")})["run"]) == ["r1"]       # pending runs: no row
+
+
+def test_text_from_the_md_file_is_escaped(config, roots):
+    from dashboards.metriplectic_tab import MetriplecticTab
+    from dashboards.state import AppState
+
+    xss = '<img src=x onerror="alert(1)">'
+    ds = md_dataset(runs=[f"{xss}a", "b", "c", "d"])
+    ds.attrs["gamma"] = xss
+    write_dataset(ds, roots["data"] / "xss_md.nc")
+    tab = MetriplecticTab(state=AppState(config=config, manager=None))
+    tab.md_w.value = [n for n in tab.md_w.options.values() if n.endswith("xss_md.nc")][0]
+    assert "<img" not in tab.md_info.object and "&lt;img" in tab.md_info.object
+    assert all("<" not in label for label in tab.train_w.options)            # choices.js renders labels as HTML
+    assert f"{xss}a" in tab.train_w.options.values() and tab.form.train == [f"{xss}a", "b"]
