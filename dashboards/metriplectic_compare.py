@@ -209,11 +209,11 @@ class MetriplecticCompare(pn.viewable.Viewer):
             bg = self._bgs.setdefault(rid, Background())
             args = (f"{info['path']}/operator.nc", info["path"], self.md_path, self.test_run, vmax)
             bg.submit(lambda a=args: model_side(*a, process=in_server()),
-                      lambda f, label=label, rid=rid: self._model_done(label, rid, f))
+                      lambda f, label=label, rid=rid, req=self._requests: self._model_done(label, rid, f, req))
         self._draw()
 
-    def _model_done(self, label: str, rid: str, fut) -> None:
-        if self._pending.pop(label, None) is None:           # a newer request replaced this one
+    def _model_done(self, label: str, rid: str, fut, req: int) -> None:
+        if req != self._requests or self._pending.pop(label, None) is None:    # a newer request replaced it
             return
         try:
             self._models[label] = (fut.result(), model_of(self._infos.get(rid, {})))

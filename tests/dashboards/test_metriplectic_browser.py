@@ -15,7 +15,8 @@ import pytest
 
 from appdriver import AppServer, have_chromium, launch_browser, load_app, model_text, open_tab, plots
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(600),
+# a real training and its scoring in a worker: about a minute on a quiet machine, minutes on a busy one
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600),
               pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed "
                                  "(apt-get install chromium chromium-driver)")]
 
