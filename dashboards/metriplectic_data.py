@@ -20,8 +20,8 @@ from collop.views import Units
 
 from .runstore import same_file
 
-__all__ = ["MODELS", "md_files", "is_md_file", "md_runs", "metriplectic_runs", "model_of", "newest_per_model",
-           "short_units", "loss_unit", "g2_maps", "nice_step", "contour_levels", "clip_to", "loss_curves", "pdf_vmax"]
+__all__ = ["MODELS", "md_files", "is_md_file", "md_runs", "is_metriplectic", "metriplectic_runs", "model_of",
+           "newest_per_model", "short_units", "loss_unit", "g2_maps", "nice_step", "contour_levels", "clip_to", "loss_curves", "pdf_vmax"]
 
 #: The kernels of the family (Zhao et al.): label -> model argument.
 MODELS = {"CM2": "cm2", "CM1": "cm1", "Landau": "landau"}
@@ -75,7 +75,8 @@ def md_runs(ds: xr.Dataset) -> dict:
     return {"all": names, "train": train, "test": test}
 
 
-def _is_metriplectic(info: dict) -> bool:
+def is_metriplectic(info: dict) -> bool:
+    """Whether a run entry is a training of the metriplectic family."""
     p = info.get("params") or {}
     return info.get("kind") == "metriplectic" or p.get("family") == "metriplectic" or \
         ((info.get("spec") or {}).get("family") == "metriplectic")
@@ -87,7 +88,7 @@ def metriplectic_runs(runs, md_path, finished_only: bool = False) -> list[dict]:
         return []
     out = []
     for r in runs:
-        if not _is_metriplectic(r):
+        if not is_metriplectic(r):
             continue
         data = (r.get("params") or {}).get("data") or r.get("dataset")
         if data and same_file(data, md_path):

@@ -25,7 +25,8 @@ from .base import Background, Tab, alert, set_alert, spinner
 from .export import FigureView, figure_card
 from .jobs import run_label
 from .metriplectic_compare import MetriplecticCompare
-from .metriplectic_data import MODELS, g2_maps, md_files, md_runs, metriplectic_runs, newest_per_model, short_units
+from .metriplectic_data import (MODELS, g2_maps, is_metriplectic, md_files, md_runs, metriplectic_runs,
+                                newest_per_model, short_units)
 from .metriplectic_figures import g2_figure, loss_figure
 from .metriplectic_form import MetriplecticForm
 from .streams import RunFeed, format_duration
@@ -108,6 +109,8 @@ class MetriplecticTab(Tab):
         self.param.watch(lambda *_: self._draw_g2(force=True), ["s_value"])
         self.md_w.param.watch(lambda e: self.choose(e.new), "value")
         s.param.watch(lambda *_: self._runs_changed(), ["runs"])
+        s.param.watch(lambda e: self.open_run(e.new), ["current_run"])
+        self._to_show = ""               # a run opened elsewhere, shown once its MD file is open
 
         controls = pn.Column(pn.Row(self.md_w, self.busy), self.md_info, pn.Row(self.start, self.stop),
                              self.message, self.model_w, self.train_w, self.test_w,
@@ -130,6 +133,26 @@ class MetriplecticTab(Tab):
         else:
             self.md_info.object = "No MD particles file (with a run dimension) under the data roots."
             self.start.disabled = True
+        if s.current_run:
+            self.open_run(s.current_run)
+
+    def open_run(self, run_id: str) -> None:
+        """Show a metriplectic run opened elsewhere (the Runs tab): its MD file, its parameters, its loss and contours.
+
+        Other runs are left to their tabs.
+        """
+        info = self.state.run_info(run_id) if run_id else None
+        if info is None or not is_metriplectic(info):
+            return
+        name = self.state.config.name_of((info.get("params") or {}).get("data"))
+        if name is None:
+            return set_alert(self.message, f"{run_id}: its MD file is not under the data roots", "warning")
+        self._to_show = run_id
+        if name != self.md_name:
+            self.md_w.value = name if name in self.md_w.options.values() else self.md_w.value
+            self.choose(name)             # shows the run once the file is open (_runs_changed)
+        else:
+            self._runs_changed(force=True)
 
     # -- the MD file -------------------------------------------------------------------------
     def choose(self, name: str) -> None:
@@ -183,6 +206,12 @@ class MetriplecticTab(Tab):
             return
         self._runs_key = key
         self.shown_w.options = opts
+        if self._to_show in opts.values():
+            run_id, self._to_show = self._to_show, ""
+            self.form.load_run(self.state.run_info(run_id) or {})
+            self.train_w.value, self.test_w.value = list(self.form.train), list(self.form.test)
+            self.shown_w.value = run_id
+            self.shown = run_id
         if self.shown not in opts.values():
             self.shown_w.value = next(iter(opts.values()), None)
             self.shown = self.shown_w.value or ""

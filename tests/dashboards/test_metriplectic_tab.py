@@ -447,3 +447,17 @@ def test_text_from_the_md_file_is_escaped(config, roots):
     assert "<img" not in tab.md_info.object and "&lt;img" in tab.md_info.object
     assert all("<" not in label for label in tab.train_w.options)            # choices.js renders labels as HTML
     assert f"{xss}a" in tab.train_w.options.values() and tab.form.train == [f"{xss}a", "b"]
+
+
+def test_a_run_opened_elsewhere_is_shown_with_its_file_and_parameters(config, roots, md_file):
+    from dashboards.metriplectic_tab import MetriplecticTab
+    from dashboards.state import AppState
+
+    finished_run(roots["runs"], "opened-run", md_file, model="cm1")
+    st = AppState(config=config, manager=None)
+    st.current_run = "opened-run"                 # the Runs tab's Open, before this tab was built
+    tab = MetriplecticTab(state=st)
+    assert tab.md_name.endswith("md_small.nc") and tab.shown == "opened-run"
+    assert (tab.form.model, tab.form.steps, tab.form.pairs) == ("CM1", 10, 100)
+    tab.open_run("no-such-run")                   # not a metriplectic run: nothing changes
+    assert tab.shown == "opened-run"
