@@ -21,7 +21,8 @@ from collop.views import Units
 from .runstore import same_file
 
 __all__ = ["MODELS", "md_files", "is_md_file", "md_runs", "is_metriplectic", "metriplectic_runs", "model_of",
-           "newest_per_model", "short_units", "loss_unit", "g2_maps", "nice_step", "contour_levels", "clip_to", "loss_curves", "pdf_vmax"]
+           "newest_per_model", "short_units", "loss_unit", "g2_maps", "nice_step", "contour_levels", "clip_to",
+           "loss_curves", "pdf_vmax"]
 
 #: The kernels of the family (Zhao et al.): label -> model argument.
 MODELS = {"CM2": "cm2", "CM1": "cm1", "Landau": "landau"}
