@@ -182,7 +182,8 @@ class KernelTab(Tab):
                           sizing_mode="stretch_width")
         self._layout = pn.Column(
             pn.Row(controls, pn.Column(pareto, point, sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-            pn.layout.Divider(), self.scans, sizing_mode="stretch_width")
+            pn.pane.HTML("<hr>", sizing_mode="stretch_width"),   # (pn.layout.Divider asks a CDN for its CSS)
+            self.scans, sizing_mode="stretch_width")
 
     # -- inputs --------------------------------------------------------------------------------
     def _dataset_changed(self) -> None:

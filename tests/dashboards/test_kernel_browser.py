@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from appdriver import AppServer, have_chromium, launch_browser, load_app, open_tab, pane_text, plots
+from appdriver import AppServer, block_outside, have_chromium, launch_browser, load_app, open_tab, pane_text, plots
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900),
               pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed "
@@ -91,6 +91,8 @@ def test_start_a_sweep_watch_the_pareto_plot_fill_and_export_it(setup, browser):
 
     srv, runs = setup["server"], setup["runs"]
     ctx = browser.new_context(viewport={"width": 1600, "height": 1300}, accept_downloads=True)
+    blocked: list = []
+    block_outside(ctx, blocked)          # nothing may leave the machine, however the tab grows
     page = ctx.new_page()
     try:
         load_app(page, f"{srv.url}?dataset={setup['dataset']}")
@@ -145,5 +147,18 @@ def test_start_a_sweep_watch_the_pareto_plot_fill_and_export_it(setup, browser):
         (drawn,) = json.loads(im.text["Description"])["plots"]
         assert drawn["title"] == p["title"] and drawn["x"] == p["tags"]["x"] and drawn["y"] == p["tags"]["y"]
         assert drawn["ylog"] and drawn["lines"] == ["forward"]
+        # the chosen point's kernel maps and rollout came in too, from this machine only
+        _wait(lambda: any(p["images"] and p["colorbars"] for p in plots(page, ", m = ")), 120,
+              "the kernel maps of a finished point")
+        # the k = 2 point: a 2 x 2 grid of maps on one diverging scale centred at zero
+        sel = page.locator(".collop-kernel-point select")
+        sel.select_option(label=next(t for t in sel.locator("option").all_inner_texts() if t.startswith("k = 2")))
+        maps = _wait(lambda: [p for p in plots(page, ", m = ") if p["images"]] if len(
+            [p for p in plots(page, ", m = ") if p["images"]]) >= 4 else None, 120, "the 2 x 2 kernel maps")
+        assert {m["title"] for m in maps} >= {f"l = {a}, m = {b}" for a in (-1, 0) for b in (-1, 0)}
+        for m in maps:
+            (cb,) = m["colorbars"]
+            assert cb["low"] == -cb["high"] and cb["title"].startswith("K_x [")
+        assert blocked == []
     finally:
         ctx.close()
