@@ -43,7 +43,11 @@ from .geometry import PairFrame, pair_frame
 from .kernels import Kernel
 from .testfunctions import TestFunctions
 
-__all__ = ["pair_coefficients", "pair_contributions", "model_side", "md_side", "frame_means"]
+__all__ = ["pair_coefficients", "pair_contributions", "model_side", "md_side", "md_side_variance", "frame_means",
+           "time_weights", "TIME_RULES"]
+
+#: Quadrature rules for the model side over a frame interval (:func:`time_weights`).
+TIME_RULES = ("cubic", "trapezoid", "forward")
 
 
 def pair_coefficients(fr: PairFrame, d1, d2, isotropic: bool):
@@ -142,3 +146,88 @@ def md_side(v: np.ndarray, times: np.ndarray, tf: TestFunctions) -> np.ndarray:
     m = frame_means(v, tf)
     dt = np.diff(np.asarray(times, dtype=float))
     return np.diff(m, axis=-2) / dt[:, None]
+
+
+def md_side_variance(v: np.ndarray, times: np.ndarray, tf: TestFunctions, chunk: int = 200_000) -> np.ndarray:
+    """Sampling variance of :func:`md_side`: ``var_i[psi_k(v_i^{l+1}) - psi_k(v_i^l)] / (N dt_l^2)``.
+
+    The MD side is a mean over ``N`` particles of per-particle increments;
+    treating the increments as independent, its variance is their variance
+    over particles divided by ``N``. Used to weight the weak-form residuals
+    by their noise (``weights="noise"`` of the objective).
+
+    Parameters
+    ----------
+    v : array, shape (..., T, N, 3)
+        Velocities of the same particles at ``T`` frames.
+    times : array, shape (T,)
+
+    Returns
+    -------
+    ndarray, shape (..., T-1, K)
+        In 1 / time**2.
+    """
+    v = np.asarray(v)
+    lead, (T, N) = v.shape[:-3], v.shape[-3:-1]
+    flat = v.reshape((-1, T, N, 3))
+    dt = np.diff(np.asarray(times, dtype=float))
+    out = np.zeros((flat.shape[0], T - 1, len(tf)))
+    for m in range(flat.shape[0]):
+        for lo in range(0, N, chunk):
+            prev = tf.values(torch.as_tensor(np.asarray(flat[m, 0, lo:lo + chunk], dtype=np.float64))).numpy()
+            for t in range(1, T):
+                cur = tf.values(torch.as_tensor(np.asarray(flat[m, t, lo:lo + chunk], dtype=np.float64))).numpy()
+                d = cur - prev
+                out[m, t - 1] += (d * d).sum(0)
+                prev = cur
+    means = np.diff(frame_means(flat, tf), axis=1)                       # (F, T-1, K): mean increments
+    var = out / N - means * means
+    return (np.maximum(var, 0) / N / (dt[:, None] ** 2)).reshape(*lead, T - 1, len(tf))
+
+
+def time_weights(times, rule: str = "cubic") -> np.ndarray:
+    """Quadrature weights ``W (T-1, T)`` with ``(1/dt_l) int_{t_l}^{t_{l+1}} b dt ~ sum_j W[l, j] b(t_j)``.
+
+    The MD side is the finite difference ``(m(t_{l+1}) - m(t_l))/dt_l``, which
+    equals the interval mean of ``dm/dt``; the model side ``b(t)`` is known at
+    the frames, so it is averaged over the interval by one of:
+
+    ``"cubic"``
+        The exact integral of the cubic through the four frames nearest the
+        interval (``l-1 .. l+2``, shifted inside at the ends; quadratic for
+        3 frames, the trapezoid for 2). Error ``O(dt^4)`` per interval
+        (interior, uniform frames: weights ``(-1, 13, 13, -1)/24``).
+    ``"trapezoid"``
+        ``(b_l + b_{l+1})/2``; error ``-dt^2 b''/12``, which for a mode
+        relaxing at rate ``lambda`` biases a fitted kernel strength by
+        ``-(lambda dt)^2/12``.
+    ``"forward"``
+        ``b_l`` (eq. 5 as written); first order.
+
+    Parameters
+    ----------
+    times : array (T,)
+        Increasing frame times (any spacing).
+    rule : {"cubic", "trapezoid", "forward"}
+    """
+    t = np.asarray(times, dtype=float)
+    T = t.size
+    if rule not in TIME_RULES:
+        raise ValueError(f"unknown time rule {rule!r}; known: {', '.join(TIME_RULES)}")
+    W = np.zeros((max(T - 1, 0), T))
+    for l in range(T - 1):
+        if rule == "forward":
+            W[l, l] = 1.0
+            continue
+        if rule == "trapezoid" or T == 2:
+            W[l, l] = W[l, l + 1] = 0.5
+            continue
+        n = min(4, T)
+        lo = min(max(l - 1, 0), T - n)
+        idx = np.arange(lo, lo + n)
+        x = (t[idx] - t[l]) / (t[l + 1] - t[l])                       # nodes in units of the interval
+        for q, j in enumerate(idx):                                      # exact integral of each Lagrange basis
+            others = np.delete(x, q)
+            coeffs = np.poly(others) / np.prod(x[q] - others)
+            W[l, j] = np.polyval(np.polyint(coeffs), 1.0) - np.polyval(np.polyint(coeffs), 0.0)
+    return W

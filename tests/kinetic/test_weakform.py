@@ -13,7 +13,7 @@ import torch
 from collop.kinetic.geometry import pair_frame
 from collop.kinetic.kernels import CM1Kernel, CM2Kernel, LandauKernel, omega_matrix
 from collop.kinetic.testfunctions import PAPER_TEST_FUNCTIONS, TestFunctions
-from collop.kinetic.weakform import md_side, pair_coefficients, pair_contributions
+from collop.kinetic.weakform import md_side, md_side_variance, pair_coefficients, pair_contributions, time_weights
 from collop.options import SpecError
 
 F64 = torch.float64
@@ -110,3 +110,41 @@ def test_md_side_is_the_finite_difference_of_the_means():
     a = md_side(v, times, tf)
     m = [tf.values(torch.as_tensor(x)).mean(0).numpy() for x in v]
     assert np.allclose(a, [(m[1] - m[0]) / 0.5, (m[2] - m[1]) / 1.0], rtol=1e-12, atol=0)
+
+
+# --- time rules and the noise of the MD side ------------------------------------------------------
+
+@pytest.mark.parametrize("rule,degree", [("cubic", 3), ("trapezoid", 1), ("forward", 0)])
+def test_time_weights_integrate_polynomials_exactly(rule, degree):
+    """Each rule's interval mean is exact for polynomials of its degree, on unevenly spaced frames."""
+    t = np.array([0.0, 0.1, 0.3, 0.35, 0.8, 1.0])
+    W = time_weights(t, rule)
+    assert W.shape == (5, 6) and np.allclose(W.sum(1), 1, rtol=0, atol=1e-13)
+    c = np.random.default_rng(0).normal(size=degree + 1)
+    P = np.polyint(c)
+    exact = (np.polyval(P, t[1:]) - np.polyval(P, t[:-1])) / np.diff(t)
+    assert np.allclose(W @ np.polyval(c, t), exact, rtol=1e-12, atol=1e-12)
+    if rule != "cubic":                      # and not exact one degree higher (the rule's order is what it says)
+        c2 = np.r_[1.0, np.zeros(degree + 1)]
+        P2 = np.polyint(c2)
+        assert not np.allclose(W @ np.polyval(c2, t), (np.polyval(P2, t[1:]) - np.polyval(P2, t[:-1])) / np.diff(t))
+
+
+def test_cubic_weights_on_even_frames_and_few_frames():
+    W = time_weights(np.linspace(0, 1, 6), "cubic")
+    assert np.allclose(W[2, 1:5] * 24, [-1, 13, 13, -1], rtol=0, atol=1e-12)
+    assert np.allclose(time_weights([0.0, 1.0], "cubic"), [[0.5, 0.5]])          # 2 frames: the trapezoid
+    with pytest.raises(ValueError, match="unknown time rule"):
+        time_weights([0.0, 1.0], "simpson")
+
+
+def test_md_side_variance_is_the_variance_of_the_mean_increment():
+    tf = TestFunctions(["exp", "gauss:1,0,0"], 1.0)
+    g = np.random.default_rng(1)
+    v = g.normal(size=(2, 3, 400, 3))
+    v[:, 1] += 0.3 * g.normal(size=(2, 400, 3))
+    times = np.array([0.0, 0.5, 1.5])
+    var = md_side_variance(v, times, tf, chunk=150)                    # chunks do not change the result
+    psi = tf.values(torch.as_tensor(v)).numpy()                       # (2, 3, 400, 2)
+    d = np.diff(psi, axis=1) / np.diff(times)[None, :, None, None]
+    assert np.allclose(var, d.var(2) / 400, rtol=1e-10, atol=0)

@@ -147,6 +147,25 @@ def test_training_writes_a_run_folder(md_file, tmp_path, model):
     assert sum(ev.get("event") == "epoch" for ev in events) == 30
 
 
+def test_stop_and_resume(md_file, tmp_path):
+    """A stopped metriplectic run resumes from its checkpoint to the planned number of steps."""
+    from collop.pipeline import StopFlag
+
+    stop = StopFlag()
+
+    def cb(ev):
+        if ev.get("event") == "epoch" and ev["epoch"] == 6:
+            stop.set()
+
+    spec = TrainSpec(data=str(md_file), train=["bimaxwellian"], test=["trimodal"], family="metriplectic",
+                     options={"model": "cm1", "steps": 12}, objective={"pairs": 2000, "max_points": 200},
+                     out=str(tmp_path / "run"))
+    first = run(spec, callback=cb, stop=stop)
+    assert first.status == "stopped" and first.info["epochs"] == 7
+    second = run(spec, resume=True)
+    assert second.status == "finished" and second.metrics["epochs"] == 12
+
+
 def test_evaluate_scores_the_truth_better_than_a_wrong_kernel(md):
     """The true kernel's rollout is closer to the data than a kernel 4x too weak (energy distance)."""
     truth = Metriplectic(LandauKernel(1.0, 1.0), velocity_units="v_th", time_units="t")
@@ -158,3 +177,113 @@ def test_evaluate_scores_the_truth_better_than_a_wrong_kernel(md):
     assert len(e_truth["per_time"]["bimaxwellian"]) == md.sizes["time"]
     # both start from the MD particles: at t = 0 the distance is the subsampling floor, the same for both
     assert e_truth["per_time"]["bimaxwellian"][0] == e_weak["per_time"]["bimaxwellian"][0]
+
+
+# --- known truth: data from the solver under Landau c0 = 1 -------------------------------------------------
+#
+# Measured (docs/metriplectic.md, "Known truth"): over 6 independent datasets of 3 runs x 2e4 particles
+# (solver angle 0.05), the least-squares Landau c0 of the weak form with the paper's four test functions
+# has, per dataset,
+#   frames 0.2 apart, trapezoid rule, equal weights:           mean 0.962, sd 0.064
+#   frames 0.2 apart, cubic rule, noise (inverse-variance):     mean 0.993, sd 0.034
+#   frames 0.1 apart, cubic rule, noise weights:                mean 0.991, sd 0.020
+# i.e. a c0 7 % low on one dataset of 3e4 particles was mostly the sampling noise of the MD side (eq. B3)
+# with equal weights, plus the trapezoid rule's -(lambda dt)^2/12 bias (-2.4 % at dt = 0.2 on these data).
+# The sd scales as 1/sqrt(N): with 1e5 particles per run and frames 0.1 apart it is ~0.9 %, so 3 % is
+# more than 3 sd.
+
+TRAIN = ["uniform", "bimaxwellian", "double_well"]
+RICH_TESTS = ";".join(["exp", "v2exp", "shell:3", "gauss:1,0,0", "shell:1", "shell:6", "gauss:0,0,0,0.5",
+                       "gauss:0,0,0,2"] + [f"gauss:{c[0]},{c[1]},{c[2]},{w}" for c in
+                                           [(1, 0, 0), (0, 1, 0), (1, 1, 0), (2, 0, 0), (0, 0, 1.5), (1, 1, 1),
+                                            (-1, 0.5, 0), (0, 2, 0)] for w in (0.7, 1.4)])
+KNOWN = {"time_rule": "cubic", "weights": "noise"}
+
+
+def test_landau_scale_recovers_c0_on_a_small_known_truth_set():
+    """Fast version: closed-form weak-form Landau c0 on 3 runs x 1e4 particles, frames 0.1 apart.
+
+    The per-dataset sd at this size is ~2.8 % (0.020 measured at 2e4, times sqrt(2));
+    the tolerance 12 % is more than 4 sd.
+    """
+    from collop.objectives.weak_form import noise_weights
+    from collop.kinetic.testfunctions import PAPER_TEST_FUNCTIONS, TestFunctions
+
+    ds = known_truth(LandauKernel(1.0), runs=TRAIN, n=10_000, times=np.linspace(0, 2, 21), angle=0.1, seed=3)
+    data = WeakForm.load(ds, TRAIN)
+    w = noise_weights(data.v, data.times, TestFunctions(PAPER_TEST_FUNCTIONS, data.v_scale))
+    c0 = landau_scale(data, pairs_per_frame=20_000, seed=1, time_rule="cubic", weights=w)
+    assert abs(c0 - 1) < 0.12
+
+
+@pytest.fixture(scope="module")
+def truth_file(tmp_path_factory):
+    """3 runs x 21 frames (t = 0..2, about one relaxation time) x 1e5 particles; solver angle 0.05."""
+    ds = known_truth(LandauKernel(1.0), runs=TRAIN, n=100_000, times=np.linspace(0, 2, 21), angle=0.05, seed=0)
+    return write_dataset(ds, tmp_path_factory.mktemp("truth") / "truth.nc")
+
+
+def _central_ranges(path):
+    from collop.objectives.weak_form import _pair_sample
+
+    data = WeakForm.load(open_dataset(path, "particles"), TRAIN)
+    v1, v2, vb = _pair_sample(data, 200_000, 1)
+    a = np.linalg.norm(v1 - v2, axis=-1)
+    r = np.linalg.norm(v1 + v2 - 2 * vb, axis=-1)
+    return np.quantile(a, [0.05, 0.95]), np.quantile(r, [0.05, 0.95]), data
+
+
+@pytest.mark.slow
+def test_landau_fit_recovers_c0(truth_file, tmp_path):
+    """The weak-form Landau fit on the known-truth data gives c0 = 1 within 3 % (issue 15; > 3 sd, see above)."""
+    res = run(TrainSpec(data=str(truth_file), train=TRAIN, test=["bimaxwellian"], family="metriplectic",
+                        options={"model": "landau"}, objective={"pairs": 200_000, "max_points": 500, **KNOWN},
+                        curriculum="1:0.01:400,1:0.003:300,1:0.001:300", out=str(tmp_path / "r")))
+    c0 = open_dataset(res.path / "operator.nc", "operator").attrs["c0"]
+    print(f"Landau c0 = {c0:.4f} (truth 1)")
+    assert abs(c0 - 1) < 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="measured with equal weights and the trapezoid rule: the weak form "
+                                        "constrains the shape of g_I(u) weakly; not re-measured with KNOWN")
+def test_cm1_fit_recovers_one_over_u(truth_file, tmp_path):
+    """CM1 on Landau data: g_I^2(u) = 1/u within 10 % over the u range holding 90 % of the pairs."""
+    (u_lo, u_hi), _, _ = _central_ranges(truth_file)
+    res = run(TrainSpec(data=str(truth_file), train=TRAIN, test=["bimaxwellian"], family="metriplectic",
+                        options={"model": "cm1"}, objective={"pairs": 100_000, "max_points": 500,
+                                                             "test_functions": RICH_TESTS, **KNOWN},
+                        curriculum="1:0.01:1500,1:0.003:1000,1:0.001:500", out=str(tmp_path / "r")))
+    op = Metriplectic.from_dataset(open_dataset(res.path / "operator.nc", "operator"))
+    u = np.linspace(u_lo, u_hi, 30)
+    gu = op.isotropic_part(u) * u
+    print(f"CM1 g_I^2(u) u over u in [{u_lo:.2f}, {u_hi:.2f}]: {gu.min():.3f} .. {gu.max():.3f} (truth 1)")
+    assert np.all(np.abs(gu - 1) < 0.1)
+
+
+@pytest.mark.slow
+def test_cm2_fit_makes_g_r_equal_g_s(truth_file):
+    """CM2 started with g_r^2 = 2 g_s^2 learns g_r^2 ~ g_s^2 on Landau data.
+
+    E_s[g_r^2] / E_s[g_s^2] over the (u, r) range holding 90 % of the pairs:
+    median within 15 % of 1 (the SGD noise of the last stage is a few per cent).
+    """
+    from collop.kinetic.diagnostics import gain_table_mean_s
+    from collop.train import Trainer, parse_curriculum
+
+    (u_lo, u_hi), (r_lo, r_hi), data = _central_ranges(truth_file)
+    op = Metriplectic.from_options(MetriplecticOptions(model="cm2"), data, seed=0)
+    with torch.no_grad():
+        op.kernel.net.weights()[-1][1][0].fill_(2.0 ** 0.5)          # g_r = sqrt(2) g_s at the start
+    uu, rr = np.linspace(u_lo, u_hi, 24), np.linspace(r_lo, r_hi, 24)
+    with torch.no_grad():
+        Mr, Ms = gain_table_mean_s(op.kernel, uu, rr)
+    assert np.median(Mr / Ms) > 1.8
+    obj = WeakForm(WeakFormOptions(pairs=100_000, test_functions=RICH_TESTS, **KNOWN))
+    Trainer(parse_curriculum("1:0.01:1500,1:0.003:1000,1:0.001:500"), objective=obj, snapshot_every=0,
+            checkpoint_every=0).fit(op, data)
+    with torch.no_grad():
+        Mr, Ms = gain_table_mean_s(op.kernel, uu, rr)
+    ratio = Mr / Ms
+    print(f"CM2 E_s[g_r^2]/E_s[g_s^2]: median {np.median(ratio):.3f}, range {ratio.min():.3f} .. {ratio.max():.3f}")
+    assert abs(np.median(ratio) - 1) < 0.15
