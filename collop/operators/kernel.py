@@ -55,6 +55,12 @@ like the Fokker-Planck coefficients.
 ``r = max(floor(k/2), floor((k-1)/2) + 1)`` (forward), ``floor(k/2) + 1``
 (backward, centred) for the reference offsets: the grid solver advances it
 like any other stencil (:mod:`collop.solvers`).
+
+**Modules.** This module holds the options, the operator and its file form;
+:mod:`collop.operators._kernel_stencil` the offsets, the radius and
+:func:`kernel_stencil`; :mod:`collop.operators.kernel_equivalence`
+:func:`kernel_from_fokker_planck` (all importable from here). Measurements:
+``docs/kernel.md``.
 """
 from __future__ import annotations
 
