@@ -19,7 +19,10 @@ streams       events.jsonl -> loss, operator, progress (elapsed, ETA)
 state         AppState, the session's shared state
 base          Tab, messages, deferred and background work
 fp_form       the Fokker-Planck training form (a param.Parameterized)
-tabs          the registered tabs (data_tab, fp_tab, rollout_tab, runs_tab)
+sweep_jobs    sweeps started from the page (collop sweep run in its own process), stop and resume
+kernel_*      the Kernel tab: form, sweep tables (data), figures (plots), scans view, the tab
+metriplectic_*  the Metriplectic tab: form, MD-versus-model comparison, figures, the tab
+tabs          the registered tabs (data, Fokker-Planck, rollout, runs, kernel, metriplectic)
 app           App, the frame (sidebar + tabs)
 """
 from .app import App

@@ -31,7 +31,7 @@ ACTIVE = ("running", "starting")
 #: The trash folder inside the runs folder (hidden: never listed as a run).
 TRASH = ".trash"
 #: Names a run may not take: folders the app keeps in the runs folder.
-RESERVED = frozenset({"uploads", "trash", "snapshots"})
+RESERVED = frozenset({"uploads", "trash", "snapshots", "sweeps"})
 
 
 class RunError(ValueError):

@@ -72,7 +72,7 @@ def test_names_end_at_the_end_and_reserved_names_are_refused(tmp_path):
     for bad in ("b\n", "b\r\n", "x" * 101):
         with pytest.raises(RunError, match="not a run name"):
             rename_run(tmp_path, "a", bad)
-    for bad in ("uploads", "Uploads", "trash", "snapshots"):
+    for bad in ("uploads", "Uploads", "trash", "snapshots", "sweeps"):
         with pytest.raises(RunError, match="reserved"):
             rename_run(tmp_path, "a", bad)
     with pytest.raises(RunError, match="reserved"):
