@@ -128,6 +128,15 @@ class Tab(pn.viewable.Viewer):
     title = "Tab"
     state = param.ClassSelector(class_=AppState)
 
+    @classmethod
+    def opens(cls, info: dict) -> bool:
+        """Whether this tab follows the run whose entry (:meth:`AppState.run_info`) is ``info``.
+
+        The Runs tab's Open shows a run in the first registered tab that
+        answers True (default: none).
+        """
+        return False
+
     def tick(self) -> None:
         """Periodic update (default: nothing)."""
 

@@ -63,6 +63,12 @@ class FPTab(Tab):
     """Train Fokker-Planck operators in the background and follow them live."""
 
     title = "Fokker–Planck"
+
+    @classmethod
+    def opens(cls, info: dict) -> bool:
+        """Fokker-Planck trainings (and runs from before families were recorded) and Tracks estimates."""
+        family = (info.get("params") or {}).get("family")
+        return info.get("kind") in ("train", "tracks") and family in (None, "fokker_planck")
     coef_times = param.List(default=[0.0], doc="times of the live coefficient curves")
     compare_time = param.Number(default=0.0, doc="time of the overlaid coefficient curves")
     compare_runs = param.List(default=[], doc="ids of the finished runs overlaid (plus the true operator)")
@@ -204,7 +210,7 @@ class FPTab(Tab):
             self.param.update(coef_times=sorted({float(t[0]), float(t[len(t) // 2]), float(t[-1])}),
                               compare_time=float(t[len(t) // 2]))
         info = s.run_info(s.current_run) if s.current_run else None
-        if info is not None and info not in s.runs_on_dataset():
+        if info is not None and self.opens(info) and info not in s.runs_on_dataset():
             s.current_run = ""
         self._runs_changed(force=True)
         self._draw_live()
@@ -273,7 +279,13 @@ class FPTab(Tab):
 
     # -- following a run ---------------------------------------------------------------
     def _run_chosen(self, *_) -> None:
-        """Another run to follow: the live figures show a loading indicator until it is read."""
+        """Another run to follow: the live figures show a loading indicator until it is read.
+
+        A run of another family (followed by its own tab) is not followed here.
+        """
+        info = self.state.run_info(self.state.current_run) if self.state.current_run else None
+        if info is not None and not self.opens(info):
+            return
         self.live.loading = True
         defer(self._follow)
 
@@ -287,6 +299,8 @@ class FPTab(Tab):
         s = self.state
         path = None
         info = s.run_info(s.current_run) if s.current_run else None
+        if info is not None and not self.opens(info):
+            return                      # another family's run: its own tab follows it
         if s.current_run:
             try:
                 path = run_dir(s.config.runs, s.current_run)

@@ -55,6 +55,11 @@ class MetriplecticTab(Tab):
     """Train metriplectic kernels on MD data in the background; follow them live; compare them with MD."""
 
     title = "Metriplectic"
+
+    @classmethod
+    def opens(cls, info: dict) -> bool:
+        """Trainings of the metriplectic family."""
+        return is_metriplectic(info)
     md_name = param.String(default="", doc="the chosen MD file, root:relative")
     shown = param.String(default="", doc="id of the run whose loss and contours are shown")
     s_value = param.Number(default=1.0, bounds=(0, None), doc="s = |u x r| of the top contour row (velocity²)")

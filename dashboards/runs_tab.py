@@ -176,10 +176,20 @@ class RunsTab(Tab):
     # -- actions -----------------------------------------------------------------------------
     def _open(self, *_):
         rid = self._need()
-        if rid:
-            self.state.show_tab = "Fokker–Planck"
-            self.state.current_run = rid
-            set_alert(self.message, f"Following {rid} in the Fokker–Planck tab.", "info")
+        if not rid:
+            return
+        from .tabs import TABS          # the registry imports this module
+
+        info = self.state.run_info(rid) or {}
+        tab = next((t for t in TABS if t.opens(info)), None)
+        if tab is None:
+            family = (info.get("params") or {}).get("family") or info.get("kind") or "this kind of"
+            set_alert(self.message, f"No tab follows {family} runs; score {rid} with "
+                      "the Rollout tab or `collop evaluate`.", "warning")
+            return
+        self.state.show_tab = tab.title
+        self.state.current_run = rid
+        set_alert(self.message, f"Following {rid} in the {tab.title} tab.", "info")
 
     def _stop(self, *_):
         rid = self._need()

@@ -336,3 +336,36 @@ def test_app_py_only_assembles():
     body = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))
             and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]      # docstring
     assert [ast.unparse(n) for n in body] == ["pn.extension('tabulator')", "App().servable()"]
+
+
+def test_open_shows_a_run_in_the_tab_of_its_family(app, roots):
+    """Open sends a run to the first registered tab that follows its family; the FP tab ignores other families."""
+    from collop.runs import RunFolder
+    from runfactory import DATA, make_run
+
+    make_run(roots["runs"], "fp-run", method="ps-tensor", data=DATA)
+    for rid, family in (("md-run", "metriplectic"), ("k-run", "kernel")):
+        folder = RunFolder(roots["runs"] / rid)
+        folder.create("train", {"family": family, "data": str(DATA)}, str(DATA), method=family)
+        folder.set_status("finished")
+    app.state.refresh_runs(force=True)
+    app.tick()
+    runs_tab, fp = app.tabs[3], app.tabs[1]
+    titles = [t.title for t in app.tabs]
+    ids = list(runs_tab.table.value["id"])
+
+    def open_(rid):
+        runs_tab.table.selection = [ids.index(rid)]
+        runs_tab._open()
+
+    open_("fp-run")
+    assert app.state.current_run == "fp-run" and app.tab_view.active == titles.index("Fokker–Planck")
+    app.tick()
+    followed = fp.feed.run_path
+    assert followed is not None and followed.name == "fp-run"
+    open_("md-run")
+    assert app.state.current_run == "md-run" and app.tab_view.active == titles.index("Metriplectic")
+    app.tick()
+    assert fp.feed.run_path == followed                    # the FP tab still shows fp-run, and did not raise
+    open_("k-run")                                        # no tab follows kernel runs: a warning, nothing opened
+    assert app.state.current_run == "md-run" and "No tab follows kernel runs" in runs_tab.message.object
