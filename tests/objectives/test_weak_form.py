@@ -287,3 +287,15 @@ def test_cm2_fit_makes_g_r_equal_g_s(truth_file):
     ratio = Mr / Ms
     print(f"CM2 E_s[g_r^2]/E_s[g_s^2]: median {np.median(ratio):.3f}, range {ratio.min():.3f} .. {ratio.max():.3f}")
     assert abs(np.median(ratio) - 1) < 0.15
+
+
+def test_cubic_rule_and_noise_weights_in_the_loss(md):
+    """The loss with the cubic rule and noise weights: finite, weights of mean 1, exact for the truth on average."""
+    data = WeakForm.load(md, ["bimaxwellian", "uniform"])
+    obj = WeakForm(WeakFormOptions(pairs=20_000, **KNOWN))
+    obj.prepare(data)
+    assert obj.w.shape == obj.a.shape and abs(float(obj.w.mean()) - 1) < 1e-12 and bool((obj.w > 0).all())
+    assert torch.allclose(obj.W.sum(1), torch.ones(obj.W.shape[0], dtype=obj.W.dtype))
+    op = Metriplectic(LandauKernel(1.0, data.v_scale))
+    loss, info = obj.loss(op, None)
+    assert torch.isfinite(loss) and info["pairs"] == 20_000
