@@ -3,7 +3,10 @@
 ``L(t)`` is given per frame as a stencil ``W (T, K, N, M)`` of any radius
 (:mod:`collop.solvers.discretisation`). :class:`GridSolver` owns the frame
 loop, the sub-stepping and the unrolled training loss; subclasses override
-only :meth:`GridSolver.step`.
+:meth:`GridSolver.step` (and :meth:`GridSolver.plan` for several stages per
+sub-step). :class:`ForwardEuler` is the paper's scheme, :class:`RKL2`
+Runge-Kutta-Legendre super-time-stepping; :func:`make_solver` builds either
+by name (``docs/integrators.md``).
 """
 from __future__ import annotations
 
