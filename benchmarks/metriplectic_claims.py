@@ -167,7 +167,8 @@ def evaluate(out: Path, figures: Path, angle: float, max_points: int, presets=No
             half = len(md[0]) // 2
             floor = [energy_distance(md[t, :half], md[t, half:], max_points=max_points, seed=t)
                      for t in (0, len(times) - 1)]
-            entry = {"split": "test" if name in TEST else "train", "floor": floor, "models": {}}
+            frozen = [energy_distance(md[0], md[t], max_points=max_points, seed=t) for t in range(len(times))]
+            entry = {"split": "test" if name in TEST else "train", "floor": floor, "frozen": frozen, "models": {}}
             for model, (op, _) in ops.items():
                 t0 = time.process_time()
                 solver = CollisionSolver(op.kernel, angle=angle, seed=k)
@@ -177,7 +178,7 @@ def evaluate(out: Path, figures: Path, angle: float, max_points: int, presets=No
                 entry["models"][model] = {"energy_distance": d["energy_distance"].tolist(),
                                           "speed_l1": d["speed_l1"].tolist(), "solver_steps": int(solver.steps_),
                                           "rollout_cpu_s": cpu_roll}
-                np.save(out / f"{preset}_{model}_{name}_rollout.npy", roll[:, :4000].astype(np.float32))
+                np.save(out / f"{preset}_{model}_{name}_rollout.npy", roll.astype(np.float32))
                 print(f"{preset} {name:18s} {model:6s} mean ED(t>0) {np.mean(d['energy_distance'][1:]):.4f} "
                       f"steps {solver.steps_} ({cpu_roll:.0f} s CPU)", flush=True)
             res["runs"][name] = entry
@@ -210,12 +211,14 @@ def print_tables(results: dict) -> None:
             print(f"Landau c0 = {res['models']['landau']['c0']:.4f}")
         models = list(res["models"])
         picks = [len(times) // 4, len(times) // 2, len(times) - 1]
-        head = f"{'run':20s}{'floor':>8s}" + "".join(f"{m + ' mean':>12s}" for m in models) + "".join(
+        head = f"{'run':20s}{'floor':>8s}{'frozen':>8s}" + "".join(f"{m + ' mean':>12s}" for m in models) + "".join(
             f"{m + f' t={times[i]:g}':>14s}" for i in picks for m in models)
-        print("energy distance MD vs model (v_th); mean over frames t > 0, then at three times")
+        print("energy distance MD vs model (v_th); mean over frames t > 0, then at three times; floor: "
+              "between the two halves of the MD sample at the end; frozen: MD(t) vs MD(0), mean over t > 0")
         print(head)
         for name, e in res["runs"].items():
             row = f"{name + ('*' if e['split'] == 'train' else ''):20s}{e['floor'][1]:8.4f}"
+            row += f"{np.mean(e['frozen'][1:]) if 'frozen' in e else float('nan'):8.4f}"
             row += "".join(f"{np.mean(e['models'][m]['energy_distance'][1:]):12.4f}" for m in models)
             row += "".join(f"{e['models'][m]['energy_distance'][i]:14.4f}" for i in picks for m in models)
             print(row)
@@ -262,7 +265,7 @@ def draw(results: dict, out: Path, figures: Path) -> None:
             plt.close(fig)
         times = np.asarray(res["times"])
         tests = [n for n, e in res["runs"].items() if e["split"] == "test"]
-        picks = [max(1, len(times) // 8), len(times) // 2]
+        picks = [1, max(2, len(times) // 8)]
         fig, ax = plt.subplots(len(picks), len(tests), figsize=(3.0 * len(tests), 2.4 * len(picks)), dpi=80,
                                constrained_layout=True, squeeze=False)
         edges = np.linspace(0, 4.5, 46)
@@ -294,6 +297,8 @@ def draw(results: dict, out: Path, figures: Path) -> None:
             for m in res["models"]:
                 ax[0, j].plot(times, e["models"][m]["energy_distance"], color=colors[m], label=m)
             ax[0, j].axhline(e["floor"][1], color="0.5", ls=":", label="MD halves")
+            if "frozen" in e:
+                ax[0, j].plot(times, e["frozen"], color="0.6", ls="--", label="MD(0)")
             ax[0, j].set(title=name, xlabel="t (1/omega_p)")
         ax[0, 0].set_ylabel("energy distance (v_th)")
         ax[0, 0].legend(fontsize=7)
