@@ -66,6 +66,7 @@ def train(out: Path, pairs: int, threads: int) -> None:
         cmd = [str(ROOT / ".venv" / "bin" / "collop"), "train", "metriplectic", str(DATA[preset]),
                "--train", ",".join(TRAIN), "--test", "bimaxwellian", "--model", model,
                "--pairs", str(pairs), "--curriculum", CURRICULA[model], "--max-points", "500",
+               "--time-rule", "trapezoid", "--weights", "equal", "--estimator", "split",
                "--threads", str(threads), "--seed", "0", "--out", str(run_dir), "-q"]
         if (run_dir / "checkpoint.pt").exists():
             cmd.append("--resume")
