@@ -11,8 +11,14 @@ from ..schema import CollopError
 __all__ = ["evaluate_file"]
 
 
+#: A per-population score above this is a diverged rollout: the rollout error is normalised by the
+#: data's maximum (DESIGN §4), so 1e3 means the prediction is off by a thousand times the data's peak.
+DIVERGED = 1e3
+
+
 def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
+    """Whether a per-population score is a number that says something: finite and not diverged."""
+    return isinstance(v, (int, float)) and math.isfinite(v) and abs(v) <= DIVERGED
 
 
 def evaluate_file(operator, data, populations="all", *, integrator: str | None = None) -> dict:
@@ -27,13 +33,15 @@ def evaluate_file(operator, data, populations="all", *, integrator: str | None =
     ------
     CollopError
         Unreadable files, mismatched units, unknown populations, or a rollout
-        that is not finite on any population (an operator the solver cannot
-        advance: e.g. negative diffusion or coefficients too large).
+        that is not finite, or diverges (a score above :data:`DIVERGED`), on
+        every population: an operator the solver cannot advance, e.g. negative
+        diffusion (anti-diffusion grows without bound for any time step) or
+        coefficients far too large.
 
     Warns
     -----
     UserWarning
-        When the rollout is not finite on some populations only.
+        When the rollout is not finite or diverges on some populations only.
     """
     import warnings
 
@@ -58,9 +66,9 @@ def evaluate_file(operator, data, populations="all", *, integrator: str | None =
     per = result.get("per_population", {})
     bad = [n for n, v in per.items() if not _finite(v)]
     if per and len(bad) == len(per):
-        raise CollopError(f"{operator}: the rollout is not finite on any population of {data} "
+        raise CollopError(f"{operator}: the rollout is not finite (or diverges) on any population of {data} "
                           "(the operator cannot be advanced stably: check for negative diffusion "
                           "or coefficients far larger than the data's scale)")
     if bad:
-        warnings.warn(f"{operator}: the rollout is not finite on {', '.join(bad)}", stacklevel=2)
+        warnings.warn(f"{operator}: the rollout is not finite (or diverges) on {', '.join(bad)}", stacklevel=2)
     return result
