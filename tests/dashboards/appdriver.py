@@ -254,3 +254,14 @@ def short_curriculum(page, epochs: int) -> None:
     deadline = time.time() + 20
     while cell.inner_text().strip() != str(epochs) and time.time() < deadline:
         time.sleep(0.1)
+
+
+def wait_until(cond, timeout: float, what: str, poll: float = 0.25):
+    """Poll ``cond()`` until it returns something true (returned) or ``timeout`` seconds pass (AssertionError)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -35,3 +35,24 @@ def config(roots):
     from dashboards.config import SHIPPED_DATA, Config
 
     return Config.build([SHIPPED_DATA, roots["data"]], runs=roots["runs"], uploads=roots["uploads"])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright, one per test module (browser tests only)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    from appdriver import launch_browser
+
+    with playwright_api.sync_playwright() as p:
+        b = launch_browser(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A page in a new browser context (a new session), sized by the module's ``VIEWPORT`` (default 1600 x 1300)."""
+    width, height = getattr(request.module, "VIEWPORT", (1600, 1300))
+    ctx = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    yield ctx.new_page()
+    ctx.close()

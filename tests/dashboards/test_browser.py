@@ -11,12 +11,12 @@ without it these tests are skipped with that reason.
 from __future__ import annotations
 
 import struct
-import time
 
 import pytest
 
-from appdriver import (AppServer, column_length, have_chromium, launch_browser, load_app, model_text, open_tab,
-                       pane_text, plots, short_curriculum)
+from appdriver import (AppServer, column_length, have_chromium, load_app, model_text, open_tab, pane_text, plots,
+                       short_curriculum)
+from appdriver import wait_until as _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900),
               pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed "
@@ -39,30 +39,7 @@ def server(tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = launch_browser(p)
-        yield b
-        b.close()
 
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1600, "height": 1300}, accept_downloads=True)
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
-
-
-def _wait(cond, timeout, what, poll=0.25):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _run_id(page, before: str = "") -> str:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from appdriver import AppServer, block_outside, have_chromium, launch_browser, load_app, open_tab, pane_text, plots
+from appdriver import AppServer, block_outside, have_chromium, load_app, open_tab, pane_text, plots
+from appdriver import wait_until as _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900),
               pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed "
@@ -62,22 +63,6 @@ def setup(tmp_path_factory, fp_data):
         _kill_sweeps(runs)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = launch_browser(p)
-        yield b
-        b.close()
-
-
-def _wait(cond, timeout, what, poll=0.25):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _fill(page, css: str, text: str) -> None:

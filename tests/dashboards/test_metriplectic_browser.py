@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from appdriver import AppServer, have_chromium, launch_browser, load_app, model_text, open_tab, plots
+from appdriver import wait_until as _wait
 
 # a real training and its scoring in a worker: about a minute on a quiet machine, minutes on a busy one
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600),
@@ -76,15 +77,6 @@ def page(server):
         ctx.close()
         browser.close()
 
-
-def _wait(cond, timeout, what, poll=0.5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _set_int(page, css: str, value: int) -> None:

@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appdriver import (AppServer, block_outside, have_chromium, launch_browser, load_app, model_text, open_tab,
-                       pane_text, plots)
+from appdriver import AppServer, block_outside, have_chromium, load_app, model_text, open_tab, pane_text, plots
+from appdriver import wait_until as _wait
 from runfactory import DATA, TEST, make_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600),
               pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed "
                                  "(apt-get install chromium chromium-driver)")]
+
+VIEWPORT = (1600, 1100)        # the page fixture's window (conftest)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -76,30 +78,7 @@ def server(store, tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = launch_browser(p)
-        yield b
-        b.close()
 
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1600, "height": 1100}, accept_downloads=True)
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
-
-
-def _wait(cond, timeout, what, poll=0.25):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _select_run(page, run_id: str) -> None:
