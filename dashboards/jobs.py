@@ -60,7 +60,54 @@ def run_label(run_id: str, method: str | None = None) -> str:
     return run_id if not method or method in run_id else f"{method} · {run_id}"
 
 
-class JobManager:
+class ProcessTable:
+    """The processes a manager started, by id: which are alive, and waiting for one to end."""
+
+    def __init__(self):
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._exit: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def running(self) -> list[str]:
+        """Ids of the jobs started here whose processes are alive."""
+        with self._lock:
+            return [k for k, p in self._procs.items() if p.poll() is None]
+
+    def wait(self, job_id: str, timeout: float | None = None) -> int | None:
+        """Wait for a job started here to end; its exit status (None on timeout / unknown)."""
+        with self._lock:
+            proc = self._procs.get(job_id)
+            if proc is None:
+                return self._exit.get(job_id)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def stop_folder(d: Path, label: str, stopping: str = "stopping") -> str:
+    """SIGINT to the process that owns folder ``d`` (its lock holder), or, while it is still starting, to the
+    process named in its ``job.json`` if that process's start time matches; a one-line message."""
+    from collop.runs import _proc_start, run_owner, signal_run
+
+    if run_owner(d) is not None:
+        msg = signal_run(d, signal.SIGINT)
+        return msg if "not" in msg or stopping == "stopping" else f"{label}: {stopping}"
+    try:   # still starting: the process has not claimed the folder yet
+        job = json.loads((d / "job.json").read_text())
+    except (OSError, ValueError):
+        job = {}
+    pid = job.get("pid")
+    if isinstance(pid, int) and job.get("start_ticks") and _proc_start(pid) == job["start_ticks"]:
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            return f"{label}: not running"
+        return f"{label}: stopping"
+    return f"{label}: not running"
+
+
+class JobManager(ProcessTable):
     """Starts and stops trainings whose run folders live under ``runs_root``.
 
     Parameters
@@ -80,9 +127,7 @@ class JobManager:
         self.python = python or sys.executable
         self.warm = warm
         self._spare: subprocess.Popen | None = None
-        self._procs: dict[str, subprocess.Popen] = {}
-        self._exit: dict[str, int] = {}
-        self._lock = threading.Lock()
+        super().__init__()
         if warm and eager:
             self._spare = self._spawn()
 
@@ -177,39 +222,7 @@ class JobManager:
 
     def stop(self, run_id: str) -> str:
         """Ask a run to stop (SIGINT to the process that owns it); returns a one-line message."""
-        from collop.runs import _proc_start, run_owner, signal_run
-
-        d = self.runs_root / run_id
-        if run_owner(d) is not None:
-            return signal_run(d, signal.SIGINT)
-        try:   # still starting: the worker has not claimed the folder yet
-            job = json.loads((d / "job.json").read_text())
-        except (OSError, ValueError):
-            job = {}
-        pid = job.get("pid")
-        if isinstance(pid, int) and job.get("start_ticks") and _proc_start(pid) == job["start_ticks"]:
-            try:
-                os.kill(pid, signal.SIGINT)
-            except ProcessLookupError:
-                return f"{run_id}: not running"
-            return f"{run_id}: stopping"
-        return f"{run_id}: not running"
-
-    def running(self) -> list[str]:
-        """Ids of the runs this manager started whose processes are alive."""
-        with self._lock:
-            return [k for k, p in self._procs.items() if p.poll() is None]
-
-    def wait(self, run_id: str, timeout: float | None = None) -> int | None:
-        """Wait for a job started here to end; its exit status (None on timeout / unknown)."""
-        with self._lock:
-            proc = self._procs.get(run_id)
-            if proc is None:
-                return self._exit.get(run_id)
-        try:
-            return proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        return stop_folder(self.runs_root / run_id, run_id)
 
     def close(self, stop_jobs: bool = False, timeout: float = 30.0) -> None:
         """Let the warm worker go; with ``stop_jobs`` also stop (then kill) running jobs."""

@@ -36,6 +36,7 @@ from pathlib import Path
 from collop.io import atomic_write_text
 
 from .config import REPO_ROOT
+from .jobs import ProcessTable, stop_folder
 from .runstore import run_dir
 
 __all__ = ["SWEEPS", "SweepJobs", "get_sweep_jobs", "sweeps_root", "sweep_dir", "list_sweeps", "new_sweep_id",
@@ -153,7 +154,7 @@ def list_sweeps(runs_root) -> list[dict]:
     return out
 
 
-class SweepJobs:
+class SweepJobs(ProcessTable):
     """Starts and stops sweeps whose folders live in ``<runs_root>/sweeps``.
 
     Parameters
@@ -167,9 +168,7 @@ class SweepJobs:
     def __init__(self, runs_root, python: str | None = None):
         self.root = sweeps_root(runs_root)
         self.python = python or sys.executable
-        self._procs: dict[str, subprocess.Popen] = {}
-        self._exit: dict[str, int] = {}
-        self._lock = threading.Lock()
+        super().__init__()
 
     def start(self, spec: dict, *, workers: int = 2, sweep_id: str | None = None, kind: str = "sweep") -> str:
         """Run a sweep spec (JSON data, :mod:`collop.sweep.grid`) in a new folder; returns its id.
@@ -229,41 +228,8 @@ class SweepJobs:
 
     def stop(self, sweep_id: str) -> str:
         """Ask a sweep to stop (SIGINT to its process); returns a one-line message."""
-        from collop.runs import run_owner, signal_run
-        from collop.runs.ownership import _proc_start
-
-        d = sweep_dir(self.root, sweep_id)
-        if run_owner(d) is not None:
-            msg = signal_run(d, signal.SIGINT)
-            return msg if "not" in msg else f"{sweep_id}: stopping (running points end after their epoch)"
-        try:      # still starting: the process has not claimed the folder yet
-            job = json.loads((d / "job.json").read_text())
-        except (OSError, ValueError):
-            job = {}
-        pid = job.get("pid")
-        if isinstance(pid, int) and job.get("start_ticks") and _proc_start(pid) == job["start_ticks"]:
-            try:
-                os.kill(pid, signal.SIGINT)
-            except ProcessLookupError:
-                return f"{sweep_id}: not running"
-            return f"{sweep_id}: stopping"
-        return f"{sweep_id}: not running"
-
-    def running(self) -> list[str]:
-        """Ids of the sweeps started here whose processes are alive."""
-        with self._lock:
-            return [k for k, p in self._procs.items() if p.poll() is None]
-
-    def wait(self, sweep_id: str, timeout: float | None = None) -> int | None:
-        """Wait for a sweep started here to end; its exit status (None on timeout / unknown)."""
-        with self._lock:
-            proc = self._procs.get(sweep_id)
-            if proc is None:
-                return self._exit.get(sweep_id)
-        try:
-            return proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        return stop_folder(sweep_dir(self.root, sweep_id), sweep_id,
+                           stopping="stopping (running points end after their epoch)")
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop every sweep started here (SIGINT, then SIGKILL of its process group after ``timeout``)."""
