@@ -22,7 +22,7 @@ import pytest
 from appdriver import AppServer, block_outside, have_chromium, load_app, open_tab, pane_text, plots
 from appdriver import wait_until as _wait
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(900),
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900),   # a real sweep: 100-190 s
               pytest.mark.skipif(not have_chromium(), reason="Debian's chromium is not installed "
                                  "(apt-get install chromium chromium-driver)")]
 
