@@ -19,7 +19,6 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
 from .io.netcdf import atomic_path

@@ -5,7 +5,7 @@ See :class:`PICConfig` for the normalisation and the equations.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 

@@ -5,7 +5,6 @@ import time as _time
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from ...datasets import particles_dataset
 from ...moments import component_kurtosis
