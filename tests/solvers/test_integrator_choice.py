@@ -7,42 +7,24 @@ from __future__ import annotations
 import json
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
 from collop import cli
-from collop.datasets import isotropic_operator_dataset, phasespace_dataset
-from collop.grid import VelocityGrid
 from collop.io import open_dataset, write_dataset
-from collop.metrics import rollout
 from collop.objectives import RolloutMAE
 from collop.objectives.rollout import RolloutOptions
 from collop.options import SpecError, parse
 from collop.pipeline import TrainSpec, evaluate_file, run
 from collop.solvers import RKL2, ForwardEuler, fp_stencil_weights, make_solver
 
-GRID = VelocityGrid.regular(15, 3.0)
-TIMES = np.arange(6.0)
+from synthetic import tiny_phasespace
+
 
 
 def _data(tmp_path):
-    s = GRID.speed_nodes()
-    nt = TIMES.size
-    truth = isotropic_operator_dataset(TIMES, s, -0.05 * s[None] * np.ones((nt, 1)), np.full((nt, s.size), 0.02),
-                                       np.full((nt, s.size), 0.03), method="truth", velocity_units="u",
-                                       time_units="t", source="test")
-    VX, VY = GRID.mesh()
-    f0 = []
-    for mx, my in [(0.0, 0.0), (-1.0, 0.0), (1.0, 1.0)]:
-        f = np.exp(-((VX - mx) ** 2 + (VY - my) ** 2) / (2 * 0.5 ** 2))
-        f0.append(f / (f.sum() * GRID.h ** 2))
-    F = np.repeat(np.array(f0)[:, None], TIMES.size, 1)
-    ds = phasespace_dataset(F, TIMES, GRID.vx, GRID.vy, ["a", "b", "c"], [1000] * 3, velocity_units="u",
-                            time_units="t", source="test")
-    ds["f"].values[:] = np.clip(rollout(truth, ds, ["a", "b", "c"]).values, 0, None)
     path = tmp_path / "ps.nc"
-    write_dataset(ds, path)
+    write_dataset(tiny_phasespace()[0], path)
     return path
 
 
