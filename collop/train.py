@@ -169,7 +169,8 @@ class Trainer:
     history_ : list of dict
         ``stage, epoch, loss, seconds`` per epoch, plus what the objective
         reports (the rollout objective: ``n_substeps, mean_substeps``, the
-        largest and the mean sub-steps per frame).
+        largest and the mean sub-steps per frame, and ``estimated_frames``,
+        the frames estimated spectrally so far).
     train_seconds_ : float
     stage_reached_ : int
     """

@@ -56,6 +56,11 @@ class RolloutOptions:
         The estimate behind forward Euler's counts: the Ritz values of each
         frame's operator (never above the Gershgorin bound), or the Gershgorin
         bound over every cell. RKL2 always uses ``spectral``.
+    estimate_every : int
+        Training epochs for which a spectral estimate is reused (1: every
+        epoch). A frame whose Gershgorin count grows past its value at its
+        last estimate is re-estimated at once, and a held count never exceeds
+        the current Gershgorin count. Scoring always estimates afresh.
     """
 
     smooth: float = Field(0.0, ge=0, le=1000, allow_inf_nan=False,
@@ -68,6 +73,8 @@ class RolloutOptions:
                                  "from the stability estimate; 1 as in the paper)")
     stability: Literal["spectral", "gershgorin"] = Field("spectral", description="stability estimate behind "
                                                          "the sub-step counts")
+    estimate_every: int = Field(10, ge=1, le=10_000, description="epochs a spectral estimate is reused in "
+                                "training (1: every epoch; sooner when a frame's Gershgorin count grows)")
 
 
 #: the fields of :class:`RolloutOptions` that choose the solver (recorded in operator files)
@@ -96,7 +103,7 @@ class RolloutMAE(Objective):
     def __init__(self, options=None, penalties=None, *, solver: GridSolver | None = None, dtype=None):
         super().__init__(options, penalties)
         o = self.options
-        self.solver = solver or make_solver(o.integrator, o.substeps, o.stability)
+        self.solver = solver or make_solver(o.integrator, o.substeps, o.stability, hold=o.estimate_every)
         self.dtype = dtype if dtype is not None else _DTYPES[self.options.dtype]
 
     @classmethod
@@ -126,7 +133,8 @@ class RolloutMAE(Objective):
         Wdt = self.solver.scaled(W, self.dt, plan)
         loss = self.solver.unrolled_abs_error(Wdt, fs, nu, plan) / (nu * fs[:S].numel())
         cost = plan.applications                                           # stencil applications per frame
-        return loss, {"n_substeps": int(np.max(cost)), "mean_substeps": float(np.mean(cost))}
+        return loss, {"n_substeps": int(np.max(cost)), "mean_substeps": float(np.mean(cost)),
+                      "estimated_frames": int(self.solver.frames_estimated)}
 
     @classmethod
     def options_from_file(cls, op_ds, **override) -> RolloutOptions:

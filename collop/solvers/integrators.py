@@ -64,6 +64,11 @@ class StepPlan:
         return self.substeps * self.stages
 
 
+#: A fixed sub-step count is checked against the estimate on the first call and every
+#: ``CHECK_EVERY``-th call after (until it warns).
+CHECK_EVERY = 25
+
+
 class GridSolver:
     """Rolls distributions forward frame by frame under per-frame stencils.
 
@@ -84,6 +89,13 @@ class GridSolver:
         :func:`stable_substeps` (a bound over every cell); ``spectral`` is
         :func:`spectral_substeps` on the Ritz values of each frame's operator,
         never above the Gershgorin count.
+    hold : int
+        Calls for which a spectral estimate is reused (1: estimated on every
+        call). Within them a frame whose Gershgorin count exceeds its value
+        at its last estimate is re-estimated at once (its coefficients grew),
+        and a held count never exceeds the current Gershgorin count.
+        Training sets it (``RolloutOptions.estimate_every``): estimating every
+        frame costs as much as an epoch on records of many frames.
 
     Notes
     -----
@@ -96,13 +108,21 @@ class GridSolver:
     #: One sub-step's amplification factor ``R(z)`` for the spectral estimate.
     amplification = None
 
-    def __init__(self, n_substeps: int | None = None, backend: str = "auto", stability: str = "spectral"):
+    def __init__(self, n_substeps: int | None = None, backend: str = "auto", stability: str = "spectral",
+                 hold: int = 1):
         if stability not in STABILITY:
             raise ValueError(f"stability must be one of {', '.join(STABILITY)}, got {stability!r}")
+        if int(hold) < 1:
+            raise ValueError(f"hold must be >= 1, got {hold!r}")
         self.n_substeps = n_substeps
         self.backend = backend
         self.stability = stability
+        self.hold = int(hold)
         self._warned = False
+        self._calls = 0
+        self._held = None          # [shape, dt, Gershgorin counts, spectral counts, calls since]
+        #: frames estimated spectrally so far (a held count is not estimated)
+        self.frames_estimated = 0
 
     def step(self, f: torch.Tensor, Wdt: torch.Tensor, stages=None) -> torch.Tensor:  # pragma: no cover
         """Advance ``f (S, P, N, M)`` by one sub-step; ``Wdt (S, K, N, M)``: stencil times the sub-step;
@@ -115,7 +135,20 @@ class GridSolver:
         if self.stability == "gershgorin":
             return gersh
         kw = {} if self.amplification is None else {"amplification": self.amplification}
-        return spectral_substeps(W, dt, cap=gersh, **kw)
+        dtn = torch.as_tensor(dt, dtype=torch.float64).detach().cpu().numpy()
+        h = self._held
+        if h is not None and h[0] == tuple(W.shape) and np.array_equal(h[1], dtn) and h[4] < self.hold:
+            grown = gersh > h[2]
+            if grown.any():                       # only the frames whose coefficients grew
+                fresh = spectral_substeps(W, dt, cap=gersh, frames=grown, **kw)
+                h[2][grown], h[3][grown] = gersh[grown], fresh[grown]
+                self.frames_estimated += int((grown & (gersh > 1)).sum())
+            h[4] += 1
+            return np.minimum(h[3], gersh)
+        counts = spectral_substeps(W, dt, cap=gersh, **kw)
+        self.frames_estimated += int((gersh > 1).sum())
+        self._held = [tuple(W.shape), dtn, gersh.copy(), counts.copy(), 1] if self.hold > 1 else None
+        return counts
 
     def _warn_fixed(self, need: np.ndarray, fixed: np.ndarray, what: str) -> None:
         if self._warned or not (fixed < need).any():
@@ -137,8 +170,11 @@ class GridSolver:
         """
         if self.n_substeps:
             fixed = _counts(self.n_substeps, W.shape[0])
-            if not self._warned:
+            # checked on the first call and every CHECK_EVERY-th after (the estimate can cost as
+            # much as an epoch), until it warns
+            if not self._warned and self._calls % CHECK_EVERY == 0:
                 self._warn_fixed(self.estimate(W, dt), fixed, "sub-steps")
+            self._calls += 1
             return fixed
         return self.estimate(W, dt)
 
@@ -333,8 +369,9 @@ class RKL2(GridSolver):
 
     name = "rkl2"
 
-    def __init__(self, n_substeps: int | None = None, backend: str = "auto", stability: str = "spectral"):
-        super().__init__(n_substeps, backend, "spectral")
+    def __init__(self, n_substeps: int | None = None, backend: str = "auto", stability: str = "spectral",
+                 hold: int = 1):
+        super().__init__(n_substeps, backend, "spectral")       # plans are computed on every call
 
     def plan(self, W, dt, n_sub=None) -> StepPlan:
         T = W.shape[0]
@@ -384,7 +421,7 @@ INTEGRATORS = {"euler": ForwardEuler, "rkl2": RKL2}
 
 
 def make_solver(integrator: str = "euler", substeps: int | None = None, stability: str = "spectral",
-                backend: str = "auto") -> GridSolver:
+                backend: str = "auto", hold: int = 1) -> GridSolver:
     """The grid solver named ``integrator``.
 
     Parameters
@@ -396,6 +433,8 @@ def make_solver(integrator: str = "euler", substeps: int | None = None, stabilit
     stability : {"spectral", "gershgorin"}
         The estimate behind Euler's counts (RKL2 always uses ``spectral``).
     backend : {"auto", "numba", "torch"}
+    hold : int
+        Calls for which Euler's spectral estimate is reused (:class:`GridSolver`).
 
     Raises
     ------
@@ -404,4 +443,4 @@ def make_solver(integrator: str = "euler", substeps: int | None = None, stabilit
     """
     if integrator not in INTEGRATORS:
         raise ValueError(f"unknown integrator {integrator!r}; known: {', '.join(INTEGRATORS)}")
-    return INTEGRATORS[integrator](substeps, backend, stability)
+    return INTEGRATORS[integrator](substeps, backend, stability, hold)

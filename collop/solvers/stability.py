@@ -143,21 +143,19 @@ def _distinct_frames(W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return reps, np.cumsum(new) - 1
 
 
-def _arnoldi_ritz(Wd: np.ndarray, m: int, seed: int) -> np.ndarray:
+def _arnoldi_ritz(Wd: np.ndarray, m: int, v: np.ndarray) -> np.ndarray:
     """Ritz values of ``m`` Arnoldi steps for each frame's operator ``L_t`` (stencil ``Wd[t]``), batched.
 
-    ``Wd (U, K, N, M)`` float64; returns complex ``(U, m)``. Classical
-    Gram-Schmidt applied twice; an exhausted Krylov space (e.g. the zero
-    operator) pads with zero Ritz values.
+    ``Wd (U, K, N, M)`` float64, start vectors ``v (U, N M)``; returns
+    complex ``(U, m)``. Classical Gram-Schmidt applied twice; an exhausted
+    Krylov space (e.g. the zero operator) pads with zero Ritz values.
     """
     U, K, N, M = Wd.shape
     r = stencil_radius(K)
     n = N * M
-    rng = np.random.default_rng(seed)
     V = np.zeros((m + 1, U, n))
     H = np.zeros((U, m + 1, m))
-    v = rng.standard_normal((U, n))
-    v -= v.mean(1, keepdims=True)              # no component along the conserved mass
+    v = v - v.mean(1, keepdims=True)           # no component along the conserved mass
     V[0] = v / np.linalg.norm(v, axis=1, keepdims=True)
     ones = np.ones(U, dtype=np.uint8)
     for j in range(m):
@@ -175,7 +173,7 @@ def _arnoldi_ritz(Wd: np.ndarray, m: int, seed: int) -> np.ndarray:
     return np.linalg.eigvals(H[:, :m, :m])
 
 
-def ritz_values(W: torch.Tensor, dt, *, m: int = 16, seed: int = 0) -> np.ndarray:
+def ritz_values(W: torch.Tensor, dt, *, m: int = 16, seed: int = 0, frames=None) -> np.ndarray:
     """Estimates of the outer eigenvalues of each frame's operator, times the frame interval.
 
     Parameters
@@ -188,6 +186,9 @@ def ritz_values(W: torch.Tensor, dt, *, m: int = 16, seed: int = 0) -> np.ndarra
         Arnoldi steps per frame (the number of Ritz values).
     seed : int
         Seed of the random start vector (the same ``W`` always gives the same values).
+    frames : array of bool, shape (T,), optional
+        The frames to compute (default: all); the others get NaN. A frame's
+        values do not depend on which others are computed.
 
     Returns
     -------
@@ -206,13 +207,20 @@ def ritz_values(W: torch.Tensor, dt, *, m: int = 16, seed: int = 0) -> np.ndarra
     T = W.shape[0]
     with torch.no_grad():
         dtt = torch.as_tensor(dt, dtype=torch.float64).expand(T).cpu().numpy()
-        Wn = W.detach().to(torch.float64).cpu().numpy()
+        Wn = W.detach().cpu().numpy()
     reps, where = _distinct_frames(Wn)
-    Wd = np.ascontiguousarray(Wn[reps] * dtt[reps, None, None, None])
     out = np.full((reps.size, m), np.nan, dtype=complex)
-    good = np.isfinite(Wd).reshape(reps.size, -1).all(1)
-    if good.any():
-        out[good] = _arnoldi_ritz(np.ascontiguousarray(Wd[good]), m, seed)
+    # one start vector per distinct frame, drawn for all of them, so that a frame's values do
+    # not depend on which others are computed
+    v0 = np.random.default_rng(seed).standard_normal((reps.size, Wn[0, 0].size))
+    want = np.ones(reps.size, dtype=bool) if frames is None else \
+        np.bincount(where, weights=np.asarray(frames, dtype=float), minlength=reps.size)[:reps.size] > 0
+    idx = np.flatnonzero(want)
+    if idx.size:
+        Wd = Wn[reps[idx]].astype(np.float64) * dtt[reps[idx], None, None, None]
+        good = np.isfinite(Wd).reshape(idx.size, -1).all(1)
+        if good.any():
+            out[idx[good]] = _arnoldi_ritz(np.ascontiguousarray(Wd[good]), m, v0[idx[good]])
     return out[where]
 
 
@@ -223,7 +231,7 @@ def euler_amplification(z):
 
 def spectral_substeps(W: torch.Tensor, dt, *, amplification=euler_amplification, margin: float = 1.1,
                       growth: float = 1e-4, m: int = 16, max_substeps: int = 10_000, seed: int = 0,
-                      cap: np.ndarray | None = None) -> np.ndarray:
+                      cap: np.ndarray | None = None, frames=None) -> np.ndarray:
     """Sub-steps per frame from the spectrum of each frame's operator.
 
     Parameters
@@ -250,7 +258,11 @@ def spectral_substeps(W: torch.Tensor, dt, *, amplification=euler_amplification,
         Seed of the Arnoldi start vector.
     cap : ndarray of int (T,), optional
         Per-frame upper limit (e.g. :func:`stable_substeps`, whose bound
-        holds for every eigenvalue).
+        holds for every eigenvalue); frames capped at 1 are not estimated.
+    frames : array of bool (T,), optional
+        Estimate only these frames (the others get 1, or their ``cap``
+        if lower); a frame's count does not depend on which others are
+        estimated.
 
     Returns
     -------
@@ -270,7 +282,11 @@ def spectral_substeps(W: torch.Tensor, dt, *, amplification=euler_amplification,
     ``n >= |z|^2 / (-2 Re z)``: the eigenvalues must lie in the disc
     ``|1 + z/n| <= 1``.
     """
-    z = ritz_values(W, dt, m=m, seed=seed) * margin
+    if cap is not None:
+        frames = (np.asarray(cap) > 1) & (True if frames is None else np.asarray(frames, dtype=bool))
+    if frames is not None and not np.asarray(frames).any():
+        return np.ones(W.shape[0], dtype=np.int64)
+    z = ritz_values(W, dt, m=m, seed=seed, frames=frames) * margin
     counts = min_stable_counts(z, amplification, growth=growth, max_substeps=max_substeps)
     if cap is not None:
         counts = np.minimum(counts, np.asarray(cap, dtype=np.int64))

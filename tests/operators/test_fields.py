@@ -67,6 +67,50 @@ def test_tensor_field_bilinear_in_velocity():
     np.testing.assert_allclose(out, 1 + 2 * px + 3 * py + 4 * px * py, atol=1e-12)
 
 
+def _interpolated(field, x, t):
+    """The general bilinear-in-space, linear-in-time path, without the on-node shortcut."""
+    field._on_nodes = lambda x: None
+    vs = field._space(x)
+    k0, w, k1 = linear_weights(field.time_nodes, t)
+    w = w[:, None, None]
+    out = vs[k0] * (1 - w) + vs[k1] * w
+    del field._on_nodes
+    return out
+
+
+@pytest.mark.parametrize("order", ["grid", "shuffled"])
+def test_tensor_field_on_its_nodes_equals_the_interpolation_to_the_bit(order):
+    # training evaluates a PS-Tensor field exactly on its nodes and frame times; that path
+    # skips the interpolation and must give the same values and gradients
+    vx, vy, tn = np.linspace(-2, 2, 5), np.linspace(-1, 1, 4), np.arange(6.0)
+    rng = np.random.default_rng(0)
+    field = TensorField([vx, vy], tn, 3, rng.standard_normal((6, 5, 4, 3)))
+    VX, VY = np.meshgrid(vx, vy, indexing="ij")
+    x = torch.tensor(np.stack([VX.ravel(), VY.ravel()], -1))
+    if order == "shuffled":
+        x = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(1))]
+    t = torch.tensor(tn[1:5])
+    fast = field(x, t)
+    flat = field._on_nodes(x)
+    assert isinstance(flat, slice) == (order == "grid")
+    g = torch.randn(fast.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    (fast * g).sum().backward()
+    grad_fast = field.values.grad.clone()
+    field.values.grad = None
+    slow = _interpolated(field, x, t)
+    (slow * g).sum().backward()
+    assert torch.equal(fast, slow)
+    assert torch.equal(grad_fast, field.values.grad)
+
+
+def test_tensor_field_off_its_nodes_still_interpolates():
+    field = TensorField([np.array([0.0, 1.0]), np.array([0.0, 1.0])], np.array([0.0]), 1,
+                        np.array([0.0, 1.0, 2.0, 3.0]))
+    x = torch.tensor([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]], dtype=torch.float64)
+    assert field._on_nodes(x) is None
+    assert torch.allclose(field(x, _t(0.0))[0, :, 0], _t(0.0, 1.5, 3.0), atol=1e-15)
+
+
 def test_tensor_field_single_time_node_is_time_invariant():
     vals = np.array([[[1.0], [3.0]]])                 # (N_t=1, 2 speed nodes, 1 channel)
     field = TensorField([[0.0, 2.0]], [0.7], 1, vals)

@@ -78,6 +78,71 @@ def test_bad_integrator_in_a_job_spec_names_the_field(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+# --- reusing the spectral estimate in training (estimate_every) ------------------------------------
+
+def _frames(scales, n=15):
+    """A stiff diffusion stencil per frame, frame ``t`` scaled by ``scales[t]``."""
+    W = _stiff_stencil(n)
+    return torch.cat([W * s for s in scales])
+
+
+def test_held_estimate_is_reused_for_hold_calls_and_equals_a_fresh_one():
+    W = _frames([1.0, 0.5, 0.2])
+    fresh = ForwardEuler().substeps(W, 1.0)
+    solver = ForwardEuler(hold=3)
+    counts = [solver.substeps(W, 1.0) for _ in range(7)]
+    assert solver.frames_estimated == 3 * 3                            # calls 1, 4 and 7: all 3 frames
+    for c in counts:
+        assert (c == fresh).all()
+    every = ForwardEuler()
+    for _ in range(4):
+        every.substeps(W, 1.0)
+    assert every.frames_estimated == 4 * 3                             # hold=1: every call
+
+
+def test_a_frame_whose_gershgorin_count_grows_is_reestimated_at_once():
+    solver = ForwardEuler(hold=100)
+    small = _frames([0.2, 0.2])
+    first = solver.substeps(small, 1.0)
+    assert solver.frames_estimated == 2
+    grown = _frames([0.2, 1.0])                                        # frame 1's coefficients grew 5x
+    got = solver.substeps(grown, 1.0)
+    assert solver.frames_estimated == 3                                # frame 1 only
+    assert (got == ForwardEuler().substeps(grown, 1.0)).all() and got[1] > first[1]
+
+
+def test_a_held_count_never_exceeds_the_current_gershgorin_count():
+    from collop.solvers import stable_substeps
+    solver = ForwardEuler(hold=100)
+    solver.substeps(_frames([1.0, 1.0]), 1.0)
+    shrunk = _frames([1.0, 0.001])                                     # frame 1 nearly switched off
+    got = solver.substeps(shrunk, 1.0)
+    assert solver.frames_estimated == 2                                # held: no count grew
+    assert stable_substeps(shrunk, 1.0, per_frame=True)[1] == 1
+    assert got[1] == 1 < got[0]
+
+
+def test_ritz_values_of_a_frame_do_not_depend_on_which_frames_are_computed():
+    import numpy as np
+
+    from collop.solvers.stability import ritz_values
+    W = _frames([1.0, 0.5, 0.2])
+    full = ritz_values(W, 1.0)
+    part = ritz_values(W, 1.0, frames=np.array([False, True, False]))
+    assert np.isnan(part[[0, 2]]).all()
+    np.testing.assert_array_equal(part[1], full[1])                    # same start vector, same steps
+
+
+def test_bad_estimate_every_is_one_line(tmp_path, capsys):
+    with pytest.raises(ValueError, match="hold must be >= 1"):
+        ForwardEuler(hold=0)
+    code = cli.main(["-q", "train", "fp", str(_data(tmp_path)), "--train", "a", "--estimate-every", "0",
+                     "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--estimate-every" in err[0]
+    assert not (tmp_path / "run").exists()
+
+
 # --- a fixed count below the estimate ------------------------------------------------------------
 
 def test_unstable_fixed_substeps_warn_once_and_the_rollout_shows_it():
