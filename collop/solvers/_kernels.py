@@ -35,7 +35,8 @@ from .discretisation import stencil_radius
 
 __all__ = ["FASTMATH", "set_kernel_threads", "stencil_forward", "stencil_backward", "abs_diff_sum",
            "abs_diff_grad", "stability_rates", "pad", "step_padded", "step_padded_adjoint",
-           "abs_diff_sum_padded", "abs_diff_grad_padded"]
+           "abs_diff_sum_padded", "abs_diff_grad_padded", "steps_padded",
+           "steps_padded_adjoint"]
 
 #: LLVM fast-math flags of the kernels: reassociation (vectorised sums), contraction
 #: (fused multiply-add), no signed zeros, reciprocal and approximate functions; not
@@ -277,9 +278,88 @@ def _compiled(r: int) -> SimpleNamespace:
                 for j in range(M):
                     out[q, i + r, j + r] = a[q, i, j]
 
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _forward_multi(fp, W, counts, offs, R):  # pragma: no cover - compiled
+        # Window s takes counts[s] steps from fp[s] with the stencil W[s]; step k's output goes to
+        # R[offs[s] + k] (R: (sum counts, P, N+2r, M+2r), borders written as zeros). Each window
+        # does only its own steps: no masked passes for windows that need fewer.
+        S, P, N2, M2 = fp.shape
+        N, M = N2 - 2 * r, M2 - 2 * r
+        for s in prange(S):
+            for k in range(counts[s]):
+                src = fp[s] if k == 0 else R[offs[s] + k - 1]
+                dst = R[offs[s] + k]
+                for p in range(P):
+                    for i in range(r):
+                        for j in range(M2):
+                            dst[p, i, j] = 0.0
+                            dst[p, N + r + i, j] = 0.0
+                    for i in range(N):
+                        for j in range(r):
+                            dst[p, i + r, j] = 0.0
+                            dst[p, i + r, M + r + j] = 0.0
+                        for j in range(M):
+                            dst[p, i + r, j + r] = src[p, i + r, j + r]
+                        for di in range(D):
+                            for dj in range(D):
+                                k2 = di * D + dj
+                                for j in range(M):
+                                    dst[p, i + r, j + r] += W[s, k2, i, j] * src[p, i + di, j + dj]
+
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _backward_multi(fp, R, counts, offs, Wp, gin, gout, tmp, gW):  # pragma: no cover - compiled
+        # The adjoint of _forward_multi: gin[s] is the gradient at window s's last state; gout[s]
+        # receives the gradient at fp[s]; gW[s] (N, M interior) is accumulated into; tmp is scratch
+        # like gout. Steps alternate between tmp[s] and gout[s] so that the last lands in gout[s].
+        S, P, N2, M2 = fp.shape
+        N, M = N2 - 2 * r, M2 - 2 * r
+        for s in prange(S):
+            acc = np.empty(M)
+            c = counts[s]
+            g = gin[s]
+            for jstep in range(c):
+                k = c - 1 - jstep
+                src = fp[s] if k == 0 else R[offs[s] + k - 1]
+                dst = gout[s] if (c - 1 - jstep) % 2 == 0 else tmp[s]
+                for p in range(P):
+                    for i in range(r):
+                        for j in range(M2):
+                            dst[p, i, j] = 0.0
+                            dst[p, N + r + i, j] = 0.0
+                    for i in range(N):
+                        for j in range(r):
+                            dst[p, i + r, j] = 0.0
+                            dst[p, i + r, M + r + j] = 0.0
+                for i in range(N):
+                    for p in range(P):
+                        for j in range(M):
+                            acc[j] = g[p, i + r, j + r]
+                        for di in range(D):
+                            a = i + 2 * r - di
+                            for dj in range(D):
+                                k2 = di * D + dj
+                                o = 2 * r - dj
+                                for j in range(M):
+                                    acc[j] += Wp[s, k2, a, j + o] * g[p, a, j + o]
+                        for j in range(M):
+                            dst[p, i + r, j + r] = acc[j]
+                for i in range(N):
+                    for di in range(D):
+                        for dj in range(D):
+                            k2 = di * D + dj
+                            for j in range(M):
+                                acc[j] = 0.0
+                            for p in range(P):
+                                for j in range(M):
+                                    acc[j] += g[p, i + r, j + r] * src[p, i + di, j + dj]
+                            for j in range(M):
+                                gW[s, k2, i, j] += acc[j]
+                g = dst
+
     return SimpleNamespace(forward=_forward, backward=_backward, abs_diff_sum_p=_abs_diff_sum_p,
                            abs_diff_grad_p=_abs_diff_grad_p, abs_diff_grad_p_set=_abs_diff_grad_p_set,
-                           stability_rates=_stability_rates, pad_into=_pad_into)
+                           stability_rates=_stability_rates, pad_into=_pad_into,
+                           forward_multi=_forward_multi, backward_multi=_backward_multi)
 
 
 # --- Python wrappers -------------------------------------------------------------------------
@@ -355,6 +435,41 @@ def step_padded_adjoint(fp: np.ndarray, Wp: np.ndarray, gp: np.ndarray, gW: np.n
     gfp = np.empty_like(gp)
     _compiled(r).backward(fp, Wp, gp, gfp, gW, _active(active, fp.shape[0]))
     return gfp
+
+
+def steps_padded(fp: np.ndarray, W: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``counts[s]`` steps of window ``s`` from the padded ``fp (S, P, N+2r, M+2r)`` under ``W[s]``.
+
+    Returns ``(R, offs)``: every step's padded output, stacked,
+    ``R (sum(counts), P, N+2r, M+2r)``, window ``s``'s step ``k`` at
+    ``R[offs[s] + k]``. Each window does only its own steps (``counts >= 1``).
+    """
+    r = stencil_radius(W.shape[1])
+    _check(fp.shape, W.shape, r, padded=True)
+    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    if counts.shape != (fp.shape[0],) or (counts < 1).any():
+        raise ValueError("counts must hold one count >= 1 per window")
+    offs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    R = np.empty((int(counts.sum()),) + fp.shape[1:], dtype=fp.dtype)
+    _compiled(r).forward_multi(fp, W, counts, offs, R)
+    return R, offs
+
+
+def steps_padded_adjoint(fp: np.ndarray, R: np.ndarray, counts: np.ndarray, offs: np.ndarray,
+                         Wp: np.ndarray, g: np.ndarray, gW: np.ndarray) -> np.ndarray:
+    """The adjoint of :func:`steps_padded`: ``g`` at each window's last state -> at ``fp``.
+
+    ``Wp`` is the stencil zero-padded like the states; ``gW (S, K, N, M)`` is
+    accumulated in place.
+    """
+    r = stencil_radius(Wp.shape[1])
+    _check(fp.shape, gW.shape, r, padded=True)
+    if g.shape != fp.shape or Wp.shape[-2:] != fp.shape[-2:]:
+        raise ValueError("padded stencil, state and gradient shapes differ")
+    gout = np.empty_like(g)
+    tmp = np.empty_like(g)
+    _compiled(r).backward_multi(fp, R, np.ascontiguousarray(counts, dtype=np.int64), offs, Wp, g, gout, tmp, gW)
+    return gout
 
 
 def abs_diff_sum_padded(ap: np.ndarray, b: np.ndarray, r: int = 1) -> float:

@@ -127,7 +127,8 @@ def _padded_starts(fs: torch.Tensor, S: int, r: int) -> np.ndarray:
 
 
 def _unroll(Wdt: torch.Tensor, fs: torch.Tensor, nu: int, counts: np.ndarray):
-    """Forward-Euler unrolls of every start frame: the padded states of each sub-step and the loss."""
+    """Forward-Euler unrolls of every start frame: per unrolled frame its start states, every
+    sub-step's output (window ``s`` takes its own frame's count), and the loss."""
     W = Wdt.detach().numpy()
     F_ = fs.detach().numpy()
     r = stencil_radius(W.shape[1])
@@ -135,12 +136,11 @@ def _unroll(Wdt: torch.Tensor, fs: torch.Tensor, nu: int, counts: np.ndarray):
     f = _padded_starts(fs, S, r)
     frames, total = [], 0.0
     for u in range(nu):
-        c = counts[u:u + S]
-        states = [f]
-        for k in range(int(c.max())):
-            f = _k.step_padded(f, W[u:u + S], None if c.min() > k else c > k)
-            states.append(f)
-        frames.append(states)
+        c = np.ascontiguousarray(counts[u:u + S])
+        R, offs = _k.steps_padded(f, W[u:u + S], c)
+        last = R[offs + c - 1]
+        frames.append((f, R, offs, c, last))
+        f = last
         total += _k.abs_diff_sum_padded(f, F_[u + 1:u + 1 + S], r)
     return frames, total
 
@@ -150,10 +150,9 @@ class _UnrolledMAE(torch.autograd.Function):
 
     Forward and adjoint run in the numba kernels with the per-frame stencils
     sliced in place, so no autograd graph is built per step. ``counts`` holds
-    each frame's sub-steps; start frames whose current frame needs fewer
-    sub-steps than others are masked out of the extra ones. The states stay
-    zero-padded by the stencil radius ``r`` throughout: no copies between
-    steps.
+    each frame's sub-steps; each start frame's window takes the count of the
+    frame it is in, and no more (the kernels loop over sub-steps per window).
+    The states stay zero-padded by the stencil radius ``r`` throughout.
     """
 
     @staticmethod
@@ -177,11 +176,9 @@ class _UnrolledMAE(torch.autograd.Function):
         Wp = _k.pad(W, r)              # padded once: the adjoint's shifted reads need no bounds
         g = None
         for u in reversed(range(nu)):
-            states, c = frames[u], counts[u:u + S]
-            g = _k.abs_diff_grad_padded(states[-1], F_[u + 1:u + 1 + S], float(gl), g, r)
-            for k in reversed(range(len(states) - 1)):
-                g = _k.step_padded_adjoint(states[k], Wp[u:u + S], g, gW[u:u + S],
-                                           None if c.min() > k else c > k)
+            f0, R, offs, c, last = frames[u]
+            g = _k.abs_diff_grad_padded(last, F_[u + 1:u + 1 + S], float(gl), g, r)
+            g = _k.steps_padded_adjoint(f0, R, c, offs, Wp[u:u + S], g, gW[u:u + S])
         return torch.from_numpy(gW), None, None, None
 
 
