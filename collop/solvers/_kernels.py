@@ -127,7 +127,7 @@ def _compiled(r: int) -> SimpleNamespace:
         S, P, N2, M2 = gfp.shape
         N, M = N2 - 2 * r, M2 - 2 * r
         for s in prange(S):
-            acc = np.empty(M)
+            acc = np.empty(M, dtype=gW.dtype)
             for p in range(P):
                 for i in range(r):
                     for j in range(M2):
@@ -314,7 +314,7 @@ def _compiled(r: int) -> SimpleNamespace:
         S, P, N2, M2 = fp.shape
         N, M = N2 - 2 * r, M2 - 2 * r
         for s in prange(S):
-            acc = np.empty(M)
+            acc = np.empty(M, dtype=gW.dtype)
             c = counts[s]
             g = gin[s]
             for jstep in range(c):

@@ -95,8 +95,9 @@ def _record(r, T, P, n, m, seed):
 
 @pytest.mark.parametrize("r", [1, 2])
 def test_fused_unrolled_mae_matches_torch_and_passes_gradcheck(r):
-    """The fused unroll (per-frame sub-step counts, masked groups) equals the autograd-traced torch
-    unroll, and its hand-written adjoint passes gradcheck with respect to the stencil."""
+    """The fused unroll (per-frame sub-step counts, each window stepping its own frame's count in
+    the kernel) equals the autograd-traced torch unroll (masked groups), and its hand-written
+    adjoint passes gradcheck with respect to the stencil."""
     fs, Wdt = _record(r, 6, 2, 6, 7, seed=20 + r)
     counts = np.array([1, 3, 2, 1, 2])
     nu = 2
@@ -107,6 +108,18 @@ def test_fused_unrolled_mae_matches_torch_and_passes_gradcheck(r):
     W = Wdt.clone().requires_grad_()
     # |.| has kinks where f_hat = f; random data keep every |f_hat - f| far above gradcheck's eps
     assert gradcheck(lambda w: ForwardEuler().unrolled_abs_error(w, fs, nu, counts), (W,))
+
+
+def test_per_window_step_counts_are_checked():
+    from collop.solvers import _kernels as _k
+    fp = _k.pad(np.zeros((3, 1, 4, 4)), 1)
+    W = np.zeros((3, 9, 4, 4))
+    with pytest.raises(ValueError, match="one count >= 1 per window"):
+        _k.steps_padded(fp, W, np.array([1, 0, 2]))
+    with pytest.raises(ValueError, match="one count >= 1 per window"):
+        _k.steps_padded(fp, W, np.array([1, 2]))
+    R, offs = _k.steps_padded(fp, W, np.array([1, 3, 2]))
+    assert R.shape[0] == 6 and offs.tolist() == [0, 1, 4]
 
 
 @pytest.mark.parametrize("backend", ["auto", "torch"])
