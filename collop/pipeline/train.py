@@ -19,6 +19,18 @@ __all__ = ["resolve", "run_train", "Resolved", "RESUME_FIELDS"]
 #: Fields of the spec that a resumed run must share with the run it continues.
 RESUME_FIELDS = ("data", "train", "family", "options", "penalties", "objective", "curriculum", "seed")
 
+#: ``estimate_every`` was added after the solver options: a run started with those but without
+#: it estimated every epoch, and resumes when the new spec says ``estimate_every=1``. (Runs from
+#: before the solver options are refused: the default sub-step rule changed.)
+LEGACY_OBJECTIVE = {"estimate_every": 1}
+
+
+def _with_legacy(old: dict) -> dict:
+    obj = old.get("objective")
+    if isinstance(obj, dict) and "integrator" in obj:
+        old = {**old, "objective": {**LEGACY_OBJECTIVE, **obj}}
+    return old
+
 
 class Resolved:
     """A train spec with its family, options and curriculum resolved (defaults filled in).
@@ -136,6 +148,7 @@ def _run(spec: TrainSpec, res: Resolved, callback, stop, resume: bool) -> RunRes
         except (OSError, ValueError) as exc:
             raise CollopError(f"{ctx.run.run_file}: cannot be read ({exc})") from None
         if old is not None:
+            old = _with_legacy(old)
             diff = [k for k in RESUME_FIELDS if old.get(k) != resolved.get(k)]
             if diff:
                 raise CollopError(f"resume {spec.out}: the run was started with other "

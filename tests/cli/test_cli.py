@@ -336,6 +336,25 @@ def test_resume_continues_a_run(work, data, capsys):
     assert not [e for e in ev[n_events:] if e["event"] == "epoch"]  # nothing left to train
 
 
+def test_a_run_from_before_estimate_every_resumes_only_with_estimate_every_1(work, data, capsys):
+    # runs started before the option estimated the sub-steps every epoch: resuming one with the
+    # new default (10) would not be the same training, so it asks for --estimate-every 1
+    out = work / "run_legacy"
+    args = ["-q", "train", "fp", data, "--train", "a", "--model", "tensor", "--curriculum", CURRICULUM,
+            "--out", out]
+    assert run_cli(capsys, *args)[0] == 0
+    run = RunFolder(out)
+    info = json.loads(run.run_file.read_text())
+    del info["spec"]["objective"]["estimate_every"]
+    run.run_file.write_text(json.dumps(info))
+    code, _, err = run_cli(capsys, *args, "--resume")
+    assert code == 2
+    _assert_one_line_error(err, "objective", "estimate_every")
+    code, _, err = run_cli(capsys, *args, "--estimate-every", "1", "--resume")
+    assert code == 0, err
+    assert RunFolder(out).read()["status"] == "finished"
+
+
 def test_diverged_run_writes_best_weights(work, data, capsys, monkeypatch):
     from collop.objectives import RolloutMAE
 
