@@ -437,12 +437,15 @@ def step_padded_adjoint(fp: np.ndarray, Wp: np.ndarray, gp: np.ndarray, gW: np.n
     return gfp
 
 
-def steps_padded(fp: np.ndarray, W: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def steps_padded(fp: np.ndarray, W: np.ndarray, counts: np.ndarray,
+                 out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``counts[s]`` steps of window ``s`` from the padded ``fp (S, P, N+2r, M+2r)`` under ``W[s]``.
 
     Returns ``(R, offs)``: every step's padded output, stacked,
     ``R (sum(counts), P, N+2r, M+2r)``, window ``s``'s step ``k`` at
     ``R[offs[s] + k]``. Each window does only its own steps (``counts >= 1``).
+    ``out``, if given, is an array of at least ``sum(counts)`` rows of that
+    shape and dtype whose leading rows become ``R`` (every element is written).
     """
     r = stencil_radius(W.shape[1])
     _check(fp.shape, W.shape, r, padded=True)
@@ -450,7 +453,13 @@ def steps_padded(fp: np.ndarray, W: np.ndarray, counts: np.ndarray) -> tuple[np.
     if counts.shape != (fp.shape[0],) or (counts < 1).any():
         raise ValueError("counts must hold one count >= 1 per window")
     offs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    R = np.empty((int(counts.sum()),) + fp.shape[1:], dtype=fp.dtype)
+    n = int(counts.sum())
+    if out is None:
+        R = np.empty((n,) + fp.shape[1:], dtype=fp.dtype)
+    elif out.shape[0] < n or out.shape[1:] != fp.shape[1:] or out.dtype != fp.dtype or not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous with at least sum(counts) rows of the state's shape and dtype")
+    else:
+        R = out[:n]
     _compiled(r).forward_multi(fp, W, counts, offs, R)
     return R, offs
 

@@ -126,6 +126,38 @@ def _padded_starts(fs: torch.Tensor, S: int, r: int) -> np.ndarray:
     return fp
 
 
+class _Pool:
+    """Buffers for the unrolled states, reused from one epoch to the next.
+
+    A training allocates the same few hundred MB of sub-step states every
+    epoch; fresh arrays cost a page fault per 4 KiB on first touch, which took
+    as long as the stencil steps themselves. Buffers come back after the
+    backward pass has used them; anything not given back is garbage collected
+    as usual.
+    """
+
+    def __init__(self):
+        self.free: list[np.ndarray] = []
+        self.key = None
+
+    def take(self, rows: int, tail: tuple, dtype) -> np.ndarray:
+        key = (tail, np.dtype(dtype))
+        if key != self.key:
+            self.free, self.key = [], key
+        fits = [i for i, a in enumerate(self.free) if a.shape[0] >= rows]
+        if fits:
+            return self.free.pop(min(fits, key=lambda i: self.free[i].shape[0]))
+        return np.empty((int(rows * 1.25) + 1,) + tail, dtype=dtype)   # room for counts to grow
+
+    def give(self, arrays) -> None:
+        for a in arrays:
+            if (a.shape[1:], a.dtype) == self.key and len(self.free) < 64:
+                self.free.append(a)
+
+
+_POOL = _Pool()
+
+
 def _unroll(Wdt: torch.Tensor, fs: torch.Tensor, nu: int, counts: np.ndarray):
     """Forward-Euler unrolls of every start frame: per unrolled frame its start states, every
     sub-step's output (window ``s`` takes its own frame's count), and the loss."""
@@ -137,9 +169,10 @@ def _unroll(Wdt: torch.Tensor, fs: torch.Tensor, nu: int, counts: np.ndarray):
     frames, total = [], 0.0
     for u in range(nu):
         c = np.ascontiguousarray(counts[u:u + S])
-        R, offs = _k.steps_padded(f, W[u:u + S], c)
+        buf = _POOL.take(int(c.sum()), f.shape[1:], f.dtype)
+        R, offs = _k.steps_padded(f, W[u:u + S], c, out=buf)
         last = R[offs + c - 1]
-        frames.append((f, R, offs, c, last))
+        frames.append((f, R, offs, c, last, buf))
         f = last
         total += _k.abs_diff_sum_padded(f, F_[u + 1:u + 1 + S], r)
     return frames, total
@@ -176,9 +209,11 @@ class _UnrolledMAE(torch.autograd.Function):
         Wp = _k.pad(W, r)              # padded once: the adjoint's shifted reads need no bounds
         g = None
         for u in reversed(range(nu)):
-            f0, R, offs, c, last = frames[u]
+            f0, R, offs, c, last, buf = frames[u]
             g = _k.abs_diff_grad_padded(last, F_[u + 1:u + 1 + S], float(gl), g, r)
             g = _k.steps_padded_adjoint(f0, R, c, offs, Wp[u:u + S], g, gW[u:u + S])
+            frames[u] = None
+            _POOL.give([buf])          # its states are no longer needed
         return torch.from_numpy(gW), None, None, None
 
 

@@ -110,6 +110,30 @@ def test_fused_unrolled_mae_matches_torch_and_passes_gradcheck(r):
     assert gradcheck(lambda w: ForwardEuler().unrolled_abs_error(w, fs, nu, counts), (W,))
 
 
+def test_unrolled_states_reuse_their_buffers_between_epochs():
+    """The sub-step states of one epoch's unroll are reused by the next (no fresh page-faulting
+    arrays every epoch), and the loss and gradient do not change for it."""
+    from collop.solvers import autograd as ag
+    fs, Wdt = _record(1, 6, 2, 6, 7, seed=5)
+    counts = np.array([1, 3, 2, 1, 2])
+    W = Wdt.clone().requires_grad_()
+    loss1 = unrolled_abs_error(W, fs, 2, counts)
+    loss1.backward()
+    g1 = W.grad.clone()
+    pooled = [id(a) for a in ag._POOL.free]
+    assert len(pooled) == 2                                            # one buffer per unrolled frame
+    W.grad = None
+    loss2 = unrolled_abs_error(W, fs, 2, counts)
+    assert not ag._POOL.free                                           # both taken again
+    loss2.backward()
+    assert sorted(id(a) for a in ag._POOL.free) == sorted(pooled)      # the same arrays came back
+    assert loss2.item() == loss1.item() and torch.equal(W.grad, g1)
+    with pytest.raises(ValueError, match="at least sum"):
+        from collop.solvers import _kernels as _k
+        _k.steps_padded(_k.pad(fs[:4].numpy(), 1), Wdt[:4].numpy(), np.array([2, 2, 2, 2]),
+                        out=np.empty((7, 2, 8, 9)))
+
+
 def test_per_window_step_counts_are_checked():
     from collop.solvers import _kernels as _k
     fp = _k.pad(np.zeros((3, 1, 4, 4)), 1)
