@@ -90,83 +90,103 @@ def _compiled(r: int) -> SimpleNamespace:
     """
     D = 2 * r + 1
 
-    @njit(parallel=True, cache=True, fastmath=_FM)
-    def _forward(fp, W, outp, active):  # pragma: no cover - compiled
-        # fp, outp: (S, P, N+2r, M+2r) zero padded (outp's border is written as zeros);
-        # W: (S, (2r+1)^2, N, M); active: (S,) uint8, groups with 0 are copied unchanged
-        S, P, N2, M2 = outp.shape
+    # --- one window (P, N+2r, M+2r): the bodies every step kernel shares ------------------
+    @njit(cache=True, fastmath=_FM, inline="always")
+    def _border(dst):  # pragma: no cover - compiled
+        # zero the border of a padded window
+        P, N2, M2 = dst.shape
         N, M = N2 - 2 * r, M2 - 2 * r
-        for s in prange(S):
-            for p in range(P):
-                for i in range(r):
-                    for j in range(M2):
-                        outp[s, p, i, j] = 0.0
-                        outp[s, p, N + r + i, j] = 0.0
-                for i in range(N):
-                    for j in range(r):
-                        outp[s, p, i + r, j] = 0.0
-                        outp[s, p, i + r, M + r + j] = 0.0
-                    for j in range(M):
-                        outp[s, p, i + r, j + r] = fp[s, p, i + r, j + r]
-                    if not active[s]:
-                        continue
-                    for di in range(D):
-                        for dj in range(D):
-                            k = di * D + dj
-                            for j in range(M):
-                                outp[s, p, i + r, j + r] += W[s, k, i, j] * fp[s, p, i + di, j + dj]
+        for p in range(P):
+            for i in range(r):
+                for j in range(M2):
+                    dst[p, i, j] = 0.0
+                    dst[p, N + r + i, j] = 0.0
+            for i in range(N):
+                for j in range(r):
+                    dst[p, i + r, j] = 0.0
+                    dst[p, i + r, M + r + j] = 0.0
 
-    @njit(parallel=True, cache=True, fastmath=_FM)
-    def _backward(fp, Wp, gp, gfp, gW, active):  # pragma: no cover - compiled
-        # fp, gp: (S, P, N+2r, M+2r) zero-padded state and upstream gradient; Wp: (S, K, N+2r, M+2r)
-        # zero-padded weights, so the adjoint's shifted reads need no bounds; gfp: padded output
-        # (border written as zeros); gW (S, K, N, M) is accumulated into; inactive groups pass the
-        # gradient through. The adjoint of out(x) += W_k(x) f(x + o_k) is gf(y) += W_k(y - o_k) g(y - o_k).
-        # The two outputs are separate loop nests over a row buffer: fused into one nest they
-        # ran 1.5x slower (benchmarks/bench_epoch.py).
-        S, P, N2, M2 = gfp.shape
+    @njit(cache=True, fastmath=_FM, inline="always")
+    def _copy(src, dst):  # pragma: no cover - compiled
+        # dst = src on a padded window (interior copied, border zeroed)
+        _border(dst)
+        P, N2, M2 = dst.shape
+        for p in range(P):
+            for i in range(r, N2 - r):
+                for j in range(r, M2 - r):
+                    dst[p, i, j] = src[p, i, j]
+
+    @njit(cache=True, fastmath=_FM, inline="always")
+    def _step(src, Ws, dst):  # pragma: no cover - compiled
+        # dst = src + sum_k Ws[k] * shift_k(src); Ws: (K, N, M)
+        _border(dst)
+        P, N2, M2 = dst.shape
         N, M = N2 - 2 * r, M2 - 2 * r
-        for s in prange(S):
-            acc = np.empty(M, dtype=gW.dtype)
-            for p in range(P):
-                for i in range(r):
-                    for j in range(M2):
-                        gfp[s, p, i, j] = 0.0
-                        gfp[s, p, N + r + i, j] = 0.0
-                for i in range(N):
-                    for j in range(r):
-                        gfp[s, p, i + r, j] = 0.0
-                        gfp[s, p, i + r, M + r + j] = 0.0
-            if not active[s]:
-                for p in range(P):
-                    for i in range(N):
-                        for j in range(M):
-                            gfp[s, p, i + r, j + r] = gp[s, p, i + r, j + r]
-                continue
-            for i in range(N):               # gf = g + sum_k W_k(y - o_k) g(y - o_k)
-                for p in range(P):
-                    for j in range(M):
-                        acc[j] = gp[s, p, i + r, j + r]
-                    for di in range(D):
-                        a = i + 2 * r - di
-                        for dj in range(D):
-                            k = di * D + dj
-                            o = 2 * r - dj
-                            for j in range(M):
-                                acc[j] += Wp[s, k, a, j + o] * gp[s, p, a, j + o]
-                    for j in range(M):
-                        gfp[s, p, i + r, j + r] = acc[j]
-            for i in range(N):               # gW_k(x) += sum_p g(x) f(x + o_k)
+        for p in range(P):
+            for i in range(N):
+                for j in range(M):
+                    dst[p, i + r, j + r] = src[p, i + r, j + r]
                 for di in range(D):
                     for dj in range(D):
                         k = di * D + dj
                         for j in range(M):
-                            acc[j] = 0.0
-                        for p in range(P):
-                            for j in range(M):
-                                acc[j] += gp[s, p, i + r, j + r] * fp[s, p, i + di, j + dj]
+                            dst[p, i + r, j + r] += Ws[k, i, j] * src[p, i + di, j + dj]
+
+    @njit(cache=True, fastmath=_FM, inline="always")
+    def _adjoint(src, Wps, g, dst, gWs, acc):  # pragma: no cover - compiled
+        # The adjoint of _step at the state src: dst = g + sum_k Wp_k(y - o_k) g(y - o_k) (Wps padded
+        # like the states, so the shifted reads need no bounds) and gWs_k(x) += sum_p g(x) src(x + o_k).
+        # The two outputs are separate loop nests over a row buffer acc (M,) in the stencil's
+        # precision: fused into one nest in float64 they ran 1.7x slower (issue #13).
+        _border(dst)
+        P, N2, M2 = dst.shape
+        N, M = N2 - 2 * r, M2 - 2 * r
+        for i in range(N):
+            for p in range(P):
+                for j in range(M):
+                    acc[j] = g[p, i + r, j + r]
+                for di in range(D):
+                    a = i + 2 * r - di
+                    for dj in range(D):
+                        k = di * D + dj
+                        o = 2 * r - dj
                         for j in range(M):
-                            gW[s, k, i, j] += acc[j]
+                            acc[j] += Wps[k, a, j + o] * g[p, a, j + o]
+                for j in range(M):
+                    dst[p, i + r, j + r] = acc[j]
+        for i in range(N):
+            for di in range(D):
+                for dj in range(D):
+                    k = di * D + dj
+                    for j in range(M):
+                        acc[j] = 0.0
+                    for p in range(P):
+                        for j in range(M):
+                            acc[j] += g[p, i + r, j + r] * src[p, i + di, j + dj]
+                    for j in range(M):
+                        gWs[k, i, j] += acc[j]
+
+    # --- batched kernels ------------------------------------------------------------------
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _forward(fp, W, outp, active):  # pragma: no cover - compiled
+        # fp, outp: (S, P, N+2r, M+2r) zero padded (outp's border is written as zeros);
+        # W: (S, (2r+1)^2, N, M); active: (S,) uint8, groups with 0 are copied unchanged
+        for s in prange(fp.shape[0]):
+            if active[s]:
+                _step(fp[s], W[s], outp[s])
+            else:
+                _copy(fp[s], outp[s])
+
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _backward(fp, Wp, gp, gfp, gW, active):  # pragma: no cover - compiled
+        # fp, gp: (S, P, N+2r, M+2r) zero-padded state and upstream gradient; Wp: (S, K, N+2r, M+2r)
+        # zero-padded weights; gfp: padded output (border written as zeros); gW (S, K, N, M) is
+        # accumulated into; inactive groups pass the gradient through.
+        for s in prange(fp.shape[0]):
+            if active[s]:
+                _adjoint(fp[s], Wp[s], gp[s], gfp[s], gW[s], np.empty(fp.shape[3] - 2 * r, dtype=gW.dtype))
+            else:
+                _copy(gp[s], gfp[s])
 
     @njit(parallel=True, cache=True, fastmath=_FM)
     def _abs_diff_sum_p(ap, b):  # pragma: no cover - compiled
@@ -283,77 +303,23 @@ def _compiled(r: int) -> SimpleNamespace:
         # Window s takes counts[s] steps from fp[s] with the stencil W[s]; step k's output goes to
         # R[offs[s] + k] (R: (sum counts, P, N+2r, M+2r), borders written as zeros). Each window
         # does only its own steps: no masked passes for windows that need fewer.
-        S, P, N2, M2 = fp.shape
-        N, M = N2 - 2 * r, M2 - 2 * r
-        for s in prange(S):
+        for s in prange(fp.shape[0]):
             for k in range(counts[s]):
-                src = fp[s] if k == 0 else R[offs[s] + k - 1]
-                dst = R[offs[s] + k]
-                for p in range(P):
-                    for i in range(r):
-                        for j in range(M2):
-                            dst[p, i, j] = 0.0
-                            dst[p, N + r + i, j] = 0.0
-                    for i in range(N):
-                        for j in range(r):
-                            dst[p, i + r, j] = 0.0
-                            dst[p, i + r, M + r + j] = 0.0
-                        for j in range(M):
-                            dst[p, i + r, j + r] = src[p, i + r, j + r]
-                        for di in range(D):
-                            for dj in range(D):
-                                k2 = di * D + dj
-                                for j in range(M):
-                                    dst[p, i + r, j + r] += W[s, k2, i, j] * src[p, i + di, j + dj]
+                _step(fp[s] if k == 0 else R[offs[s] + k - 1], W[s], R[offs[s] + k])
 
     @njit(parallel=True, cache=True, fastmath=_FM)
     def _backward_multi(fp, R, counts, offs, Wp, gin, gout, tmp, gW):  # pragma: no cover - compiled
         # The adjoint of _forward_multi: gin[s] is the gradient at window s's last state; gout[s]
-        # receives the gradient at fp[s]; gW[s] (N, M interior) is accumulated into; tmp is scratch
-        # like gout. Steps alternate between tmp[s] and gout[s] so that the last lands in gout[s].
-        S, P, N2, M2 = fp.shape
-        N, M = N2 - 2 * r, M2 - 2 * r
-        for s in prange(S):
-            acc = np.empty(M, dtype=gW.dtype)
+        # receives the gradient at fp[s]; gW[s] is accumulated into; tmp is scratch like gout.
+        # Steps alternate between tmp[s] and gout[s] so that the last lands in gout[s].
+        for s in prange(fp.shape[0]):
+            acc = np.empty(fp.shape[3] - 2 * r, dtype=gW.dtype)
             c = counts[s]
             g = gin[s]
             for jstep in range(c):
                 k = c - 1 - jstep
-                src = fp[s] if k == 0 else R[offs[s] + k - 1]
                 dst = gout[s] if (c - 1 - jstep) % 2 == 0 else tmp[s]
-                for p in range(P):
-                    for i in range(r):
-                        for j in range(M2):
-                            dst[p, i, j] = 0.0
-                            dst[p, N + r + i, j] = 0.0
-                    for i in range(N):
-                        for j in range(r):
-                            dst[p, i + r, j] = 0.0
-                            dst[p, i + r, M + r + j] = 0.0
-                for i in range(N):
-                    for p in range(P):
-                        for j in range(M):
-                            acc[j] = g[p, i + r, j + r]
-                        for di in range(D):
-                            a = i + 2 * r - di
-                            for dj in range(D):
-                                k2 = di * D + dj
-                                o = 2 * r - dj
-                                for j in range(M):
-                                    acc[j] += Wp[s, k2, a, j + o] * g[p, a, j + o]
-                        for j in range(M):
-                            dst[p, i + r, j + r] = acc[j]
-                for i in range(N):
-                    for di in range(D):
-                        for dj in range(D):
-                            k2 = di * D + dj
-                            for j in range(M):
-                                acc[j] = 0.0
-                            for p in range(P):
-                                for j in range(M):
-                                    acc[j] += g[p, i + r, j + r] * src[p, i + di, j + dj]
-                            for j in range(M):
-                                gW[s, k2, i, j] += acc[j]
+                _adjoint(fp[s] if k == 0 else R[offs[s] + k - 1], Wp[s], g, dst, gW[s], acc)
                 g = dst
 
     return SimpleNamespace(forward=_forward, backward=_backward, abs_diff_sum_p=_abs_diff_sum_p,
