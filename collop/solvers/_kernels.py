@@ -285,16 +285,9 @@ def _compiled(r: int) -> SimpleNamespace:
     def _pad_into(a, out):  # pragma: no cover - compiled
         # a (L, N, M) -> out (L, N+2r, M+2r) with a zero border, in one pass
         L, N, M = a.shape
-        M2 = M + 2 * r
         for q in prange(L):
-            for i in range(r):
-                for j in range(M2):
-                    out[q, i, j] = 0
-                    out[q, N + r + i, j] = 0
+            _border(out[q:q + 1])
             for i in range(N):
-                for j in range(r):
-                    out[q, i + r, j] = 0
-                    out[q, i + r, M + r + j] = 0
                 for j in range(M):
                     out[q, i + r, j + r] = a[q, i, j]
 
