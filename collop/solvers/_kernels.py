@@ -220,17 +220,10 @@ def _compiled(r: int) -> SimpleNamespace:
     def _abs_diff_grad_p_set(ap, b, g, outp):  # pragma: no cover - compiled
         # outp = padded g * sign(interior(ap) - b), zero border
         S, P, N, M = b.shape
-        M2 = M + 2 * r
         for s in prange(S):
+            _border(outp[s])
             for p in range(P):
-                for i in range(r):
-                    for j in range(M2):
-                        outp[s, p, i, j] = 0.0
-                        outp[s, p, N + r + i, j] = 0.0
                 for i in range(N):
-                    for j in range(r):
-                        outp[s, p, i + r, j] = 0.0
-                        outp[s, p, i + r, M + r + j] = 0.0
                     for j in range(M):
                         d = ap[s, p, i + r, j + r] - b[s, p, i, j]
                         outp[s, p, i + r, j + r] = g if d > 0 else (-g if d < 0 else 0.0)

@@ -149,10 +149,9 @@ class _Pool:
             return self.free.pop(min(fits, key=lambda i: self.free[i].shape[0]))
         return np.empty((int(rows * 1.25) + 1,) + tail, dtype=dtype)   # room for counts to grow
 
-    def give(self, arrays) -> None:
-        for a in arrays:
-            if (a.shape[1:], a.dtype) == self.key and len(self.free) < 64:
-                self.free.append(a)
+    def give(self, a: np.ndarray) -> None:
+        if (a.shape[1:], a.dtype) == self.key and len(self.free) < 64:
+            self.free.append(a)
 
 
 _POOL = _Pool()
@@ -213,7 +212,7 @@ class _UnrolledMAE(torch.autograd.Function):
             g = _k.abs_diff_grad_padded(last, F_[u + 1:u + 1 + S], float(gl), g, r)
             g = _k.steps_padded_adjoint(f0, R, c, offs, Wp[u:u + S], g, gW[u:u + S])
             frames[u] = None
-            _POOL.give([buf])          # its states are no longer needed
+            _POOL.give(buf)          # its states are no longer needed
         return torch.from_numpy(gW), None, None, None
 
 

@@ -64,6 +64,18 @@ class StepPlan:
         return self.substeps * self.stages
 
 
+@dataclass
+class _Held:
+    """A held spectral estimate: for stencils of ``shape`` and intervals ``dt``, each frame's
+    Gershgorin count at its last estimate, its spectral count, and the calls made since."""
+
+    shape: tuple
+    dt: np.ndarray
+    gersh: np.ndarray
+    counts: np.ndarray
+    calls: int = 1
+
+
 #: A fixed sub-step count is checked against the estimate on the first call and every
 #: ``CHECK_EVERY``-th call after (until it warns).
 CHECK_EVERY = 25
@@ -120,7 +132,7 @@ class GridSolver:
         self.hold = int(hold)
         self._warned = False
         self._calls = 0
-        self._held = None          # [shape, dt, Gershgorin counts, spectral counts, calls since]
+        self._held: _Held | None = None
         #: frames estimated spectrally so far (a held count is not estimated)
         self.frames_estimated = 0
 
@@ -137,17 +149,17 @@ class GridSolver:
         kw = {} if self.amplification is None else {"amplification": self.amplification}
         dtn = torch.as_tensor(dt, dtype=torch.float64).detach().cpu().numpy()
         h = self._held
-        if h is not None and h[0] == tuple(W.shape) and np.array_equal(h[1], dtn) and h[4] < self.hold:
-            grown = gersh > h[2]
+        if h is not None and h.shape == tuple(W.shape) and np.array_equal(h.dt, dtn) and h.calls < self.hold:
+            grown = gersh > h.gersh
             if grown.any():                       # only the frames whose coefficients grew
                 fresh = spectral_substeps(W, dt, cap=gersh, frames=grown, **kw)
-                h[2][grown], h[3][grown] = gersh[grown], fresh[grown]
+                h.gersh[grown], h.counts[grown] = gersh[grown], fresh[grown]
                 self.frames_estimated += int((grown & (gersh > 1)).sum())
-            h[4] += 1
-            return np.minimum(h[3], gersh)
+            h.calls += 1
+            return np.minimum(h.counts, gersh)
         counts = spectral_substeps(W, dt, cap=gersh, **kw)
         self.frames_estimated += int((gersh > 1).sum())
-        self._held = [tuple(W.shape), dtn, gersh.copy(), counts.copy(), 1] if self.hold > 1 else None
+        self._held = _Held(tuple(W.shape), dtn, gersh.copy(), counts.copy()) if self.hold > 1 else None
         return counts
 
     def _warn_fixed(self, need: np.ndarray, fixed: np.ndarray, what: str) -> None:
