@@ -78,6 +78,89 @@ def _abs_diff_grad(a, b, g, out):  # pragma: no cover - compiled
                 out[s, q] -= g
 
 
+# --- one window (P, N+2r, M+2r): the bodies every step kernel shares ----------------------
+# Module-level and inlined into the kernels of _compiled(r), which pass their constant r: LLVM folds
+# it as if it were written in. (Closures of _compiled referring to other closures would not load from
+# numba's disk cache: the cache keys a closure by its pickled free variables, and a pickled dispatcher
+# differs from one process to the next, so every new process compiled them again.)
+@njit(cache=True, fastmath=_FM, inline="always")
+def _border(dst, r):  # pragma: no cover - compiled
+    # zero the border of a padded window
+    P, N2, M2 = dst.shape
+    N, M = N2 - 2 * r, M2 - 2 * r
+    for p in range(P):
+        for i in range(r):
+            for j in range(M2):
+                dst[p, i, j] = 0.0
+                dst[p, N + r + i, j] = 0.0
+        for i in range(N):
+            for j in range(r):
+                dst[p, i + r, j] = 0.0
+                dst[p, i + r, M + r + j] = 0.0
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def _copy(src, dst, r):  # pragma: no cover - compiled
+    # dst = src on a padded window (interior copied, border zeroed)
+    _border(dst, r)
+    P, N2, M2 = dst.shape
+    for p in range(P):
+        for i in range(r, N2 - r):
+            for j in range(r, M2 - r):
+                dst[p, i, j] = src[p, i, j]
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def _step(src, Ws, dst, r):  # pragma: no cover - compiled
+    # dst = src + sum_k Ws[k] * shift_k(src); Ws: (K, N, M)
+    _border(dst, r)
+    D = 2 * r + 1
+    P, N2, M2 = dst.shape
+    N, M = N2 - 2 * r, M2 - 2 * r
+    for p in range(P):
+        for i in range(N):
+            for j in range(M):
+                dst[p, i + r, j + r] = src[p, i + r, j + r]
+            for di in range(D):
+                for dj in range(D):
+                    k = di * D + dj
+                    for j in range(M):
+                        dst[p, i + r, j + r] += Ws[k, i, j] * src[p, i + di, j + dj]
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def _adjoint(src, Wps, g, dst, gWs, acc, r):  # pragma: no cover - compiled
+    # The adjoint of _step at the state src: dst = g + sum_k Wp_k(y - o_k) g(y - o_k) (Wps padded
+    # like the states, so the shifted reads need no bounds) and gWs_k(x) += sum_p g(x) src(x + o_k).
+    # The two outputs are separate loop nests over a row buffer acc (M,) in the stencil's
+    # precision: fused into one nest in float64 they ran 1.7x slower (issue #13).
+    _border(dst, r)
+    D = 2 * r + 1
+    P, N2, M2 = dst.shape
+    N, M = N2 - 2 * r, M2 - 2 * r
+    for i in range(N):
+        for p in range(P):
+            for j in range(M):
+                acc[j] = g[p, i + r, j + r]
+            for di in range(D):
+                a = i + 2 * r - di
+                for dj in range(D):
+                    k = di * D + dj
+                    o = 2 * r - dj
+                    for j in range(M):
+                        acc[j] += Wps[k, a, j + o] * g[p, a, j + o]
+            for j in range(M):
+                dst[p, i + r, j + r] = acc[j]
+    for i in range(N):
+        for di in range(D):
+            for dj in range(D):
+                k = di * D + dj
+                for j in range(M):
+                    acc[j] = 0.0
+                for p in range(P):
+                    for j in range(M):
+                        acc[j] += g[p, i + r, j + r] * src[p, i + di, j + dj]
+                for j in range(M):
+                    gWs[k, i, j] += acc[j]
+
+
 @lru_cache(maxsize=None)
 def _compiled(r: int) -> SimpleNamespace:
     """The kernels of radius ``r``, compiled with ``r`` as a constant (cached on disk per ``r``).
@@ -85,86 +168,12 @@ def _compiled(r: int) -> SimpleNamespace:
     A closure's free variables are compile-time constants to numba, so every
     index offset below is constant and the loops vectorise as in a hand-written
     kernel of that radius (a run-time ``r`` made them ~3x slower: negative-index
-    wrap-around checks on every shifted read). numba's on-disk cache keys
-    closures by their free variables, so each radius compiles once.
+    wrap-around checks on every shifted read); the shared window bodies above
+    are inlined with that constant. numba's on-disk cache keys closures by
+    their pickled free variables, here only integers, so each radius compiles
+    once and later processes load it (``tests/solvers/test_kernel_cache.py``).
     """
     D = 2 * r + 1
-
-    # --- one window (P, N+2r, M+2r): the bodies every step kernel shares ------------------
-    @njit(cache=True, fastmath=_FM, inline="always")
-    def _border(dst):  # pragma: no cover - compiled
-        # zero the border of a padded window
-        P, N2, M2 = dst.shape
-        N, M = N2 - 2 * r, M2 - 2 * r
-        for p in range(P):
-            for i in range(r):
-                for j in range(M2):
-                    dst[p, i, j] = 0.0
-                    dst[p, N + r + i, j] = 0.0
-            for i in range(N):
-                for j in range(r):
-                    dst[p, i + r, j] = 0.0
-                    dst[p, i + r, M + r + j] = 0.0
-
-    @njit(cache=True, fastmath=_FM, inline="always")
-    def _copy(src, dst):  # pragma: no cover - compiled
-        # dst = src on a padded window (interior copied, border zeroed)
-        _border(dst)
-        P, N2, M2 = dst.shape
-        for p in range(P):
-            for i in range(r, N2 - r):
-                for j in range(r, M2 - r):
-                    dst[p, i, j] = src[p, i, j]
-
-    @njit(cache=True, fastmath=_FM, inline="always")
-    def _step(src, Ws, dst):  # pragma: no cover - compiled
-        # dst = src + sum_k Ws[k] * shift_k(src); Ws: (K, N, M)
-        _border(dst)
-        P, N2, M2 = dst.shape
-        N, M = N2 - 2 * r, M2 - 2 * r
-        for p in range(P):
-            for i in range(N):
-                for j in range(M):
-                    dst[p, i + r, j + r] = src[p, i + r, j + r]
-                for di in range(D):
-                    for dj in range(D):
-                        k = di * D + dj
-                        for j in range(M):
-                            dst[p, i + r, j + r] += Ws[k, i, j] * src[p, i + di, j + dj]
-
-    @njit(cache=True, fastmath=_FM, inline="always")
-    def _adjoint(src, Wps, g, dst, gWs, acc):  # pragma: no cover - compiled
-        # The adjoint of _step at the state src: dst = g + sum_k Wp_k(y - o_k) g(y - o_k) (Wps padded
-        # like the states, so the shifted reads need no bounds) and gWs_k(x) += sum_p g(x) src(x + o_k).
-        # The two outputs are separate loop nests over a row buffer acc (M,) in the stencil's
-        # precision: fused into one nest in float64 they ran 1.7x slower (issue #13).
-        _border(dst)
-        P, N2, M2 = dst.shape
-        N, M = N2 - 2 * r, M2 - 2 * r
-        for i in range(N):
-            for p in range(P):
-                for j in range(M):
-                    acc[j] = g[p, i + r, j + r]
-                for di in range(D):
-                    a = i + 2 * r - di
-                    for dj in range(D):
-                        k = di * D + dj
-                        o = 2 * r - dj
-                        for j in range(M):
-                            acc[j] += Wps[k, a, j + o] * g[p, a, j + o]
-                for j in range(M):
-                    dst[p, i + r, j + r] = acc[j]
-        for i in range(N):
-            for di in range(D):
-                for dj in range(D):
-                    k = di * D + dj
-                    for j in range(M):
-                        acc[j] = 0.0
-                    for p in range(P):
-                        for j in range(M):
-                            acc[j] += g[p, i + r, j + r] * src[p, i + di, j + dj]
-                    for j in range(M):
-                        gWs[k, i, j] += acc[j]
 
     # --- batched kernels ------------------------------------------------------------------
     @njit(parallel=True, cache=True, fastmath=_FM)
@@ -173,9 +182,9 @@ def _compiled(r: int) -> SimpleNamespace:
         # W: (S, (2r+1)^2, N, M); active: (S,) uint8, groups with 0 are copied unchanged
         for s in prange(fp.shape[0]):
             if active[s]:
-                _step(fp[s], W[s], outp[s])
+                _step(fp[s], W[s], outp[s], r)
             else:
-                _copy(fp[s], outp[s])
+                _copy(fp[s], outp[s], r)
 
     @njit(parallel=True, cache=True, fastmath=_FM)
     def _backward(fp, Wp, gp, gfp, gW, active):  # pragma: no cover - compiled
@@ -184,9 +193,9 @@ def _compiled(r: int) -> SimpleNamespace:
         # accumulated into; inactive groups pass the gradient through.
         for s in prange(fp.shape[0]):
             if active[s]:
-                _adjoint(fp[s], Wp[s], gp[s], gfp[s], gW[s], np.empty(fp.shape[3] - 2 * r, dtype=gW.dtype))
+                _adjoint(fp[s], Wp[s], gp[s], gfp[s], gW[s], np.empty(fp.shape[3] - 2 * r, dtype=gW.dtype), r)
             else:
-                _copy(gp[s], gfp[s])
+                _copy(gp[s], gfp[s], r)
 
     @njit(parallel=True, cache=True, fastmath=_FM)
     def _abs_diff_sum_p(ap, b):  # pragma: no cover - compiled
@@ -221,7 +230,7 @@ def _compiled(r: int) -> SimpleNamespace:
         # outp = padded g * sign(interior(ap) - b), zero border
         S, P, N, M = b.shape
         for s in prange(S):
-            _border(outp[s])
+            _border(outp[s], r)
             for p in range(P):
                 for i in range(N):
                     for j in range(M):
@@ -279,7 +288,7 @@ def _compiled(r: int) -> SimpleNamespace:
         # a (L, N, M) -> out (L, N+2r, M+2r) with a zero border, in one pass
         L, N, M = a.shape
         for q in prange(L):
-            _border(out[q:q + 1])
+            _border(out[q:q + 1], r)
             for i in range(N):
                 for j in range(M):
                     out[q, i + r, j + r] = a[q, i, j]
@@ -291,7 +300,7 @@ def _compiled(r: int) -> SimpleNamespace:
         # does only its own steps: no masked passes for windows that need fewer.
         for s in prange(fp.shape[0]):
             for k in range(counts[s]):
-                _step(fp[s] if k == 0 else R[offs[s] + k - 1], W[s], R[offs[s] + k])
+                _step(fp[s] if k == 0 else R[offs[s] + k - 1], W[s], R[offs[s] + k], r)
 
     @njit(parallel=True, cache=True, fastmath=_FM)
     def _backward_multi(fp, R, counts, offs, Wp, gin, gout, tmp, gW):  # pragma: no cover - compiled
@@ -305,7 +314,7 @@ def _compiled(r: int) -> SimpleNamespace:
             for jstep in range(c):
                 k = c - 1 - jstep
                 dst = gout[s] if (c - 1 - jstep) % 2 == 0 else tmp[s]
-                _adjoint(fp[s] if k == 0 else R[offs[s] + k - 1], Wp[s], g, dst, gW[s], acc)
+                _adjoint(fp[s] if k == 0 else R[offs[s] + k - 1], Wp[s], g, dst, gW[s], acc, r)
                 g = dst
 
     return SimpleNamespace(forward=_forward, backward=_backward, abs_diff_sum_p=_abs_diff_sum_p,

@@ -455,26 +455,32 @@ def test_rollouts_compare_runs_without_freezing_other_sessions(server, browser):
         label = [o for o in a.locator(".collop-rollout-run select option").all_inner_texts() if "slow-d" in o][0]
         a.locator(".collop-rollout-run select").select_option(label=label)
         _wait(lambda: "normal_-2_-2" in (model_text(a, "collop-rollout-score") or ""), 300, "slow-d's first rollout")
+        def frame_step():
+            s0 = time.time()
+            before = b.evaluate(titles)
+            b.locator(".collop-data-time button").nth(6).click()          # next frame
+            _wait(lambda: b.evaluate(titles) != before, 60, "the next frame")
+            return time.time() - s0
+
+        idle = statistics.median([frame_step() for _ in range(3)])        # baseline, same machine, same run
         # a population no rollout has been computed for: seconds of work in session A
         t0 = time.time()
         a.locator(".collop-rollout-pop select").select_option("normal_rot45")
         steps, done = [], None
         while time.time() - t0 < 300:
-            s0 = time.time()
-            before = b.evaluate(titles)
-            b.locator(".collop-data-time button").nth(6).click()          # next frame
-            _wait(lambda: b.evaluate(titles) != before, 60, "the next frame")
+            step = frame_step()
             if "normal_rot45" in (model_text(a, "collop-rollout-score") or ""):
                 done = time.time() - t0
                 break
-            steps.append(time.time() - s0)
+            steps.append(step)
         assert done is not None, "the rollout never arrived"
         assert len(steps) >= 3, f"the rollout took {done:.1f} s: too short to measure anything"
         # on the event loop, the rollout would have held the first step for its whole duration, and there
-        # would have been one step; a busy machine may still delay a step now and then (hence the median)
+        # would have been one step. With the rollout on one of the two cores and the browsers on the other, a
+        # step may take a few times its idle time (hence the factor 4 and the median), never the rollout's time
         shown = [round(x, 2) for x in steps]
-        assert statistics.median(steps) < 1.0 and max(steps) < done / 2, \
-            f"frame steps took {shown} s while a rollout of {done:.1f} s was computed"
+        assert statistics.median(steps) < max(4 * idle, 0.5) and max(steps) < done / 2, \
+            f"frame steps took {shown} s (idle {idle:.2f} s) while a rollout of {done:.1f} s was computed"
         # comparison: rollout error against time and the Fig. 3 grid for the chosen runs
         err = _wait(lambda: [p for p in plots(a, "Rollout error against time") if p["lines"] and
                              p["lines"][0]["n"] > 0], 300, "the error-against-time plot")[0]
