@@ -36,7 +36,7 @@ from .discretisation import stencil_radius
 __all__ = ["FASTMATH", "set_kernel_threads", "stencil_forward", "stencil_backward", "abs_diff_sum",
            "abs_diff_grad", "stability_rates", "pad", "step_padded", "step_padded_adjoint",
            "abs_diff_sum_padded", "abs_diff_grad_padded", "steps_padded",
-           "steps_padded_adjoint"]
+           "steps_padded_adjoint", "arnoldi_hessenberg"]
 
 #: LLVM fast-math flags of the kernels: reassociation (vectorised sums), contraction
 #: (fused multiply-add), no signed zeros, reciprocal and approximate functions; not
@@ -317,10 +317,70 @@ def _compiled(r: int) -> SimpleNamespace:
                 _adjoint(fp[s] if k == 0 else R[offs[s] + k - 1], Wp[s], g, dst, gW[s], acc, r)
                 g = dst
 
+    @njit(parallel=True, cache=True, fastmath=_FM)
+    def _arnoldi(Wd, v0, H):  # pragma: no cover - compiled
+        # m = H.shape[2] Arnoldi steps per frame u on L_u f = sum_k Wd[u, k] shift_k(f) (zeros outside
+        # the grid) from v0[u] minus its mean, classical Gram-Schmidt applied twice; H (U, m+1, m)
+        # receives the Hessenberg matrices (zero on entry). One frame's basis (m+1 vectors) stays in
+        # cache while it is built: a batched numpy version streamed all frames' bases through memory.
+        U, K, N, M = Wd.shape
+        m = H.shape[2]
+        n = N * M
+        for u in prange(U):
+            V = np.zeros((m + 1, n))
+            vp = np.zeros((N + 2 * r, M + 2 * r))
+            w = np.empty(n)
+            c = np.empty(m)
+            mean = 0.0
+            for q in range(n):
+                mean += v0[u, q]
+            mean /= n
+            nrm = 0.0
+            for q in range(n):
+                V[0, q] = v0[u, q] - mean
+                nrm += V[0, q] * V[0, q]
+            nrm = np.sqrt(nrm)
+            for q in range(n):
+                V[0, q] /= nrm
+            for j in range(m):
+                for i in range(N):
+                    for jj in range(M):
+                        vp[i + r, jj + r] = V[j, i * M + jj]
+                for i in range(N):
+                    for jj in range(M):
+                        w[i * M + jj] = 0.0
+                    for di in range(D):
+                        for dj in range(D):
+                            k = di * D + dj
+                            for jj in range(M):
+                                w[i * M + jj] += Wd[u, k, i, jj] * vp[i + di, jj + dj]
+                for _ in range(2):                  # CGS2: orthogonal to round-off
+                    for l in range(j + 1):
+                        acc = 0.0
+                        for q in range(n):
+                            acc += V[l, q] * w[q]
+                        c[l] = acc
+                    for l in range(j + 1):
+                        for q in range(n):
+                            w[q] -= c[l] * V[l, q]
+                        H[u, l, j] += c[l]
+                nrm = 0.0
+                for q in range(n):
+                    nrm += w[q] * w[q]
+                nrm = np.sqrt(nrm)
+                big = 1e-300
+                for l in range(j + 1):
+                    big = max(big, abs(H[u, l, j]))
+                big = max(big, nrm)
+                if nrm > 1e-12 * big:               # else the Krylov space is exhausted: zero rows
+                    H[u, j + 1, j] = nrm
+                    for q in range(n):
+                        V[j + 1, q] = w[q] / nrm
+
     return SimpleNamespace(forward=_forward, backward=_backward, abs_diff_sum_p=_abs_diff_sum_p,
                            abs_diff_grad_p=_abs_diff_grad_p, abs_diff_grad_p_set=_abs_diff_grad_p_set,
                            stability_rates=_stability_rates, pad_into=_pad_into,
-                           forward_multi=_forward_multi, backward_multi=_backward_multi)
+                           forward_multi=_forward_multi, backward_multi=_backward_multi, arnoldi=_arnoldi)
 
 
 # --- Python wrappers -------------------------------------------------------------------------
@@ -347,6 +407,24 @@ def stability_rates(W: np.ndarray) -> np.ndarray:
     out = np.empty((W.shape[0], 2), dtype=np.float64)
     _compiled(stencil_radius(W.shape[1])).stability_rates(np.ascontiguousarray(W), out)
     return out
+
+
+def arnoldi_hessenberg(Wd: np.ndarray, v0: np.ndarray, m: int) -> np.ndarray:
+    """Hessenberg matrices ``(U, m+1, m)`` of ``m`` Arnoldi steps on each frame's operator.
+
+    ``Wd (U, K, N, M)`` float64 stencils (the operator ``L_u f = sum_k
+    Wd[u, k] shift_k(f)``, zeros outside the grid), ``v0 (U, N M)`` start
+    vectors (their mean is removed). Classical Gram-Schmidt applied twice; an
+    exhausted Krylov space leaves zero rows and columns.
+    """
+    Wd = np.ascontiguousarray(Wd, dtype=np.float64)
+    U, K, N, M = Wd.shape
+    v0 = np.ascontiguousarray(v0, dtype=np.float64)
+    if v0.shape != (U, N * M):
+        raise ValueError(f"start vectors of shape {v0.shape} do not fit stencils of shape {Wd.shape}")
+    H = np.zeros((U, m + 1, m))
+    _compiled(stencil_radius(K)).arnoldi(Wd, v0, H)
+    return H
 
 
 def abs_diff_sum(a: np.ndarray, b: np.ndarray) -> float:

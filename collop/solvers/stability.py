@@ -1,6 +1,8 @@
 """Forward-Euler sub-step counts that keep each frame's stencil stable."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 
@@ -150,27 +152,16 @@ def _arnoldi_ritz(Wd: np.ndarray, m: int, v: np.ndarray) -> np.ndarray:
     complex ``(U, m)``. Classical Gram-Schmidt applied twice; an exhausted
     Krylov space (e.g. the zero operator) pads with zero Ritz values.
     """
-    U, K, N, M = Wd.shape
-    r = stencil_radius(K)
-    n = N * M
-    V = np.zeros((m + 1, U, n))
-    H = np.zeros((U, m + 1, m))
-    v = v - v.mean(1, keepdims=True)           # no component along the conserved mass
-    V[0] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    ones = np.ones(U, dtype=np.uint8)
-    for j in range(m):
-        vp = _k.pad(V[j].reshape(U, 1, N, M), r)
-        w = (_k.step_padded(vp, Wd, ones)[:, 0, r:N + r, r:M + r].reshape(U, n) - V[j])
-        for _ in range(2):                      # CGS2: orthogonal to round-off
-            c = np.einsum("jun,un->uj", V[:j + 1], w)
-            w -= np.einsum("uj,jun->un", c, V[:j + 1])
-            H[:, :j + 1, j] += c
-        nrm = np.linalg.norm(w, axis=1)
-        H[:, j + 1, j] = nrm
-        ok = nrm > 1e-12 * np.maximum(np.abs(H[:, :j + 2, j]).max(1), 1e-300)
-        V[j + 1] = np.where(ok[:, None], w / np.where(ok, nrm, 1.0)[:, None], 0.0)
-        H[~ok, j + 1, j] = 0.0
+    H = _k.arnoldi_hessenberg(Wd, v, m)
     return np.linalg.eigvals(H[:, :m, :m])
+
+
+@lru_cache(maxsize=8)
+def _start_vectors(seed: int, U: int, n: int) -> np.ndarray:
+    """The Arnoldi start vectors of ``U`` distinct frames of ``n`` cells (drawn once per process)."""
+    v = np.random.default_rng(seed).standard_normal((U, n))
+    v.flags.writeable = False
+    return v
 
 
 def ritz_values(W: torch.Tensor, dt, *, m: int = 16, seed: int = 0, frames=None) -> np.ndarray:
@@ -212,7 +203,7 @@ def ritz_values(W: torch.Tensor, dt, *, m: int = 16, seed: int = 0, frames=None)
     out = np.full((reps.size, m), np.nan, dtype=complex)
     # one start vector per distinct frame, drawn for all of them, so that a frame's values do
     # not depend on which others are computed
-    v0 = np.random.default_rng(seed).standard_normal((reps.size, Wn[0, 0].size))
+    v0 = _start_vectors(seed, reps.size, Wn[0, 0].size)
     want = np.ones(reps.size, dtype=bool) if frames is None else \
         np.bincount(where, weights=np.asarray(frames, dtype=float), minlength=reps.size)[:reps.size] > 0
     idx = np.flatnonzero(want)

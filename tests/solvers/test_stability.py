@@ -193,3 +193,24 @@ def test_embedded_fokker_planck_stencil_keeps_its_counts(make_full):
     W = embed(stencil(make_full(grid, [0.0], 1.0, 0.3, 0.1, 0.1, 0.03), grid, [0.0]), 2)
     n = stable_substeps(W, 1.0)
     assert np.abs(np.linalg.eigvals(np.eye(21 * 21) + dense_matrix(W[0]) / n)).max() <= 1 + 1e-9
+
+
+def test_ritz_values_reach_the_dense_spectrum_and_survive_an_exhausted_krylov_space():
+    """With as many Arnoldi steps as the grid has cells the Krylov space is the whole space, and the
+    Ritz values are the operator's eigenvalues (Gram-Schmidt twice keeps the basis orthogonal to
+    round-off: tolerance 1e-8 of the spectral radius); the zero operator exhausts the space at once and
+    gives zeros, not NaN."""
+    from collop.solvers import _kernels as k
+    from collop.solvers.stability import ritz_values
+
+    rng = np.random.default_rng(3)
+    N = M = 5
+    W = rng.standard_normal((2, 9, N, M)) * 0.1
+    W[1] = 0.0
+    z = ritz_values(torch.from_numpy(W), 1.0, m=N * M)
+    eye = np.eye(N * M).reshape(N * M, 1, N, M)
+    L = (k.stencil_forward(eye, np.repeat(W[:1], N * M, 0)) - eye).reshape(N * M, N * M).T
+    exact = np.linalg.eigvals(L)
+    scale = np.abs(exact).max()
+    assert np.allclose(np.sort_complex(z[0]), np.sort_complex(exact), atol=1e-8 * scale, rtol=0)
+    assert np.all(z[1] == 0)
