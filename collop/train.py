@@ -78,6 +78,20 @@ def parse_curriculum(spec) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
+def _adam(op, lr: float) -> torch.optim.Adam:
+    """Adam on ``op``'s parameters; PyTorch's fused update (one pass over each tensor) where it applies.
+
+    The fused step equals the loop of single-tensor operations to rounding (2e-16
+    after 200 float64 steps) and takes 2 ms instead of 12-19 ms on PS-Tensor's 2.4
+    million sim1 parameters (2 threads).
+    """
+    params = [p for p in op.parameters() if p.requires_grad]
+    devices = {p.device.type for p in params}
+    fused = bool(params) and len(devices) == 1 and devices <= {"cpu", "cuda"} and \
+        all(p.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64) for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
 def _stop_requested(stop) -> bool:
     if stop is None:
         return False
@@ -238,7 +252,7 @@ class Trainer:
         torch.manual_seed(self.seed)
         self.objective.prepare(data)
         st = _State()
-        opt = torch.optim.Adam(op.parameters(), lr=self.curriculum[0].lr)
+        opt = _adam(op, self.curriculum[0].lr)
         ck_opt = self._load(op, st)
         if ck_opt is not None:
             opt.load_state_dict(ck_opt)

@@ -108,16 +108,23 @@ class Full:
 
     @staticmethod
     def project_(values, speed_nodes=None):
+        # only the cells whose D is not positive semi-definite change: both eigenvalues are >= 0
+        # exactly when a + c >= 0 and a c >= b^2 (NaN compares False and is left to propagate)
         a, c, b = values[..., 2], values[..., 3], values[..., 4]
+        bad = ((a * c) < (b * b)) | ((a + c) < 0)
+        if not bool(bad.any()):
+            return
+        idx = bad.nonzero(as_tuple=True)
+        cols = values[..., 2:5]
+        a, c, b = a[idx], c[idx], b[idx]
         m = 0.5 * (a + c)
         r = torch.sqrt((0.5 * (a - c)) ** 2 + b ** 2)
         lp, lm = (m + r).clamp(min=0), (m - r).clamp(min=0)
         # eigenvector of the larger eigenvalue: angle theta with tan(2 theta) = 2b / (a - c)
         th = 0.5 * torch.atan2(2 * b, a - c)
         cs, sn = torch.cos(th), torch.sin(th)
-        values[..., 2] = lp * cs * cs + lm * sn * sn
-        values[..., 3] = lp * sn * sn + lm * cs * cs
-        values[..., 4] = (lp - lm) * cs * sn
+        cols[idx] = torch.stack([lp * cs * cs + lm * sn * sn, lp * sn * sn + lm * cs * cs,
+                                 (lp - lm) * cs * sn], -1)
 
     @staticmethod
     def cartesian(ch, vx, vy):

@@ -9,6 +9,8 @@ import os
 import socket
 from pathlib import Path
 
+import numpy as np
+
 from ..io import atomic_write_text, write_dataset
 from ._json import _now, to_json
 from .ownership import RunBusyError, _proc_start
@@ -256,7 +258,7 @@ class RunFolder:
     def save_snapshot(self, operator, epoch: int, *, grid=None, times=None, source: str = "",
                       attrs: dict | None = None, every: int = SNAPSHOT_EVERY,
                       event: dict | None = None) -> dict | None:
-        """Write ``snapshots/NNNNNN.nc`` and append a ``snapshot`` event.
+        """Write ``snapshots/NNNNNN.nc`` (data in float32) and append a ``snapshot`` event.
 
         Parameters
         ----------
@@ -289,7 +291,10 @@ class RunFolder:
             grid, times, source=source, attrs={"epoch": epoch, **(attrs or {})})
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         rel = Path("snapshots") / f"{epoch:06d}.nc"
-        write_dataset(ds, self.path / rel)
+        # float32 and no gzip: a live view needs no more, and a sim1 PS-Tensor snapshot (24 MB in
+        # float64) then takes 0.04 s to write instead of 0.45 s, at the same size on disk as gzip made it
+        ds = ds.map(lambda v: v.astype(np.float32) if v.dtype == np.float64 else v, keep_attrs=True)
+        write_dataset(ds, self.path / rel, compress=None)
         self._last_snapshot = epoch
         return self.append_event({"event": "snapshot", "epoch": epoch, **(event or {}),
                                   "path": rel.as_posix()})

@@ -41,6 +41,9 @@ def test_full_tensor_project_gives_nearest_psd_D():
     nearest = np.einsum("...ij,...j,...kj->...ik", V, np.clip(w, 0, None), V)
     np.testing.assert_allclose(D, nearest, atol=1e-12)
     np.testing.assert_array_equal(after[..., :2], before[..., :2])   # A untouched
+    ok = ev0.min(-1) > 1e-9                                           # clearly PSD cells: left as they are
+    assert ok.mean() > 0.3
+    np.testing.assert_array_equal(after[ok], before[ok])
     # idempotent (a PSD input is left alone)
     op.project_()
     np.testing.assert_allclose(op.field.values.detach().numpy(), after, atol=1e-12)

@@ -78,6 +78,12 @@ def test_snapshots_at_most_every_25_epochs(tmp_path):
     assert ev["path"] == "snapshots/000050.nc" and ev["stage"] == 1
     snap = open_dataset(run.path / ev["path"], "operator")
     assert snap.attrs["epoch"] == 50 and snap.attrs["method"] == "ps-tensor"
+    # the coefficients in float32 (a live view; operator.nc keeps float64), the coordinates exact
+    full = op.to_dataset(grid, np.arange(4.0))
+    for name, var in full.data_vars.items():
+        assert snap[name].dtype == np.float32
+        np.testing.assert_allclose(snap[name].values, var.values, rtol=1e-6, atol=0)
+    assert snap["time"].dtype == np.float64 and np.array_equal(snap["time"].values, np.arange(4.0))
     assert [p.name for p in run.snapshots()] == ["000025.nc", "000050.nc"]
     assert [e["event"] for e in run.events()] == ["snapshot", "snapshot"]
 
