@@ -42,7 +42,7 @@ def test_full_tensor_project_gives_nearest_psd_D():
     np.testing.assert_allclose(D, nearest, atol=1e-12)
     np.testing.assert_array_equal(after[..., :2], before[..., :2])   # A untouched
     ok = ev0.min(-1) > 1e-9                                           # clearly PSD cells: left as they are
-    assert ok.mean() > 0.3
+    assert ok.sum() >= 5
     np.testing.assert_array_equal(after[ok], before[ok])
     # idempotent (a PSD input is left alone)
     op.project_()
