@@ -25,7 +25,9 @@ import numpy as np
 
 __all__ = ["forward", "backward", "tanh32", "BLOCK"]
 
-BLOCK = 64
+#: pairs per block: a block's activations and tangents (3 x 5 x 10 x 256 float32, 150 KB) stay in L2;
+#: on the CM2 weak-form step (P = 1e5, 2 threads) the backward kernel took 18.9 ms at 64, 14.6 ms at 256
+BLOCK = 256
 
 _OPTS = dict(fastmath=True, cache=True, nogil=True, error_model="numpy")
 _F = np.float32
