@@ -60,7 +60,7 @@ def store(tmp_path_factory):
     make_run(runs, "nn-b", method="ps-nn", scale=0.8, curriculum="1:0.001:30,2:0.0001:10", seed=3)
     make_run(runs, "tracks-c", method="tracks")
     make_run(runs, "other-test-set", method="ps-tensor", scale=1.1, test=TEST[:2])
-    make_run(runs, "slow-d", method="ps-tensor", scale=60.0)      # many sub-steps: a rollout of seconds
+    make_run(runs, "slow-d", method="ps-tensor", scale=240.0)     # many sub-steps: a rollout of seconds
     data = tmp_path_factory.mktemp("xssroot")
     _xss_files(data)
     return {"runs": runs, "data": data}
