@@ -18,12 +18,20 @@ Three phases:
     The scatter and bias of the weak-form Landau ``c0`` over independent
     datasets made by the solver under Landau ``c0 = 1``, by frame spacing,
     time rule and residual weights (docs/metriplectic.md, "Known truth").
+``cm-truth``
+    CM1 and CM2 fitted to one known-truth Landau dataset (3 runs x ``--n``
+    particles, frames 0.1 apart, cubic rule, noise weights, 24 test functions),
+    with the shape each should find printed every ``--check`` steps: CM1's
+    ``g_I^2(u) u`` (truth 1) and CM2's ``E_s[g_r^2] / E_s[g_s^2]`` (truth 1,
+    started at 2) over the ``(u, r)`` range holding 90 % of the pairs.
 
 Usage::
 
     python benchmarks/metriplectic_claims.py train [--out runs/metriplectic_claims]
     python benchmarks/metriplectic_claims.py evaluate [--out ...] [--figures docs/figures/metriplectic]
     python benchmarks/metriplectic_claims.py known-truth [--seeds 6] [--n 20000] [--solver-angle 0.05]
+    python benchmarks/metriplectic_claims.py cm-truth [--n 100000] [--models cm1,cm2]
+        [--curriculum 1:0.01:6000,1:0.003:2000,1:0.001:2000] [--check 500]
 """
 from __future__ import annotations
 
@@ -398,13 +406,86 @@ def sharp(out: Path, preset: str, frames: list[int], runs=None) -> None:
     (out / f"sharp_{preset}.json").write_text(json.dumps({"times": [float(times[i]) for i in frames], "runs": rows}))
 
 
+def cm_truth(n: int, models: list[str], curriculum: str, check: int, pairs: int, threads: int, out: Path) -> None:
+    """CM1 and CM2 on a known-truth Landau dataset: does the weak form find the Landau shape, and how fast.
+
+    The dataset is the slow tests' (``tests/objectives/test_weak_form.py``): the three training
+    distributions rolled out by the solver under Landau ``c0 = 1`` to ``t = 2``, frames 0.1 apart, solver
+    angle 0.05, seed 0. CM1 is started at ``g_I = 1`` (its default), CM2 at ``g_r^2 = 2 g_s^2``.
+    """
+    import numpy as np
+    import torch
+
+    from collop.kinetic.diagnostics import gain_table_mean_s
+    from collop.kinetic.kernels import LandauKernel
+    from collop.kinetic.rollout import known_truth
+    from collop.kinetic.testfunctions import RICH_TEST_FUNCTIONS
+    from collop.objectives.weak_form import WeakForm, WeakFormOptions, _pair_sample
+    from collop.operators.metriplectic import Metriplectic, MetriplecticOptions
+    from collop.train import Trainer, parse_curriculum
+
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    ds = known_truth(LandauKernel(1.0), runs=TRAIN, n=n, times=np.linspace(0, 2, 21), angle=0.05, seed=0)
+    data = WeakForm.load(ds, TRAIN)
+    v1, v2, vb = _pair_sample(data, 200_000, 1)
+    uq = np.quantile(np.linalg.norm(v1 - v2, axis=-1), [0.05, 0.95])
+    rq = np.quantile(np.linalg.norm(v1 + v2 - 2 * vb, axis=-1), [0.05, 0.95])
+    uu, rr = np.linspace(*uq, 24), np.linspace(*rq, 24)
+    print(f"known truth: 3 runs x {n} particles, built in {time.perf_counter() - t0:.0f} s; "
+          f"u in [{uq[0]:.2f}, {uq[1]:.2f}], r in [{rq[0]:.2f}, {rq[1]:.2f}] (90 % of the pairs)", flush=True)
+    results = {"n": n, "curriculum": curriculum, "pairs": pairs, "u_range": list(map(float, uq)),
+               "r_range": list(map(float, rq)), "models": {}}
+
+    def shape(op, model):
+        with torch.no_grad():
+            if model == "cm1":
+                g = op.isotropic_part(uu) * uu                       # g_I^2(u) u, truth 1
+                return {"min": float(g.min()), "max": float(g.max()), "median": float(np.median(g))}
+            Mr, Ms = gain_table_mean_s(op.kernel, uu, rr)
+            q = Mr / Ms                                              # truth 1
+            return {"min": float(q.min()), "max": float(q.max()), "median": float(np.median(q))}
+
+    for model in models:
+        op = Metriplectic.from_options(MetriplecticOptions(model=model), data, seed=0)
+        if model == "cm2":
+            with torch.no_grad():
+                op.kernel.net.weights()[-1][1][0].fill_(2.0 ** 0.5)      # g_r = sqrt(2) g_s at the start
+        obj = WeakForm(WeakFormOptions(pairs=pairs, test_functions=";".join(RICH_TEST_FUNCTIONS),
+                                       time_rule="cubic", weights="noise"))
+        log = [{"step": 0, "wall_s": 0.0, **shape(op, model)}]
+        what = "g_I^2(u) u" if model == "cm1" else "E_s[g_r^2]/E_s[g_s^2]"
+        print(f"== {model}: {what} over the central range (truth 1); step 0: median {log[0]['median']:.3f}",
+              flush=True)
+        start = time.perf_counter()
+
+        def cb(ev, op=op, model=model, log=log, start=start):
+            if ev.get("event") != "epoch" or (ev["epoch"] + 1) % check:
+                return
+            row = {"step": ev["epoch"] + 1, "wall_s": time.perf_counter() - start, "loss": ev["loss"],
+                   **shape(op, model)}
+            log.append(row)
+            print(f"  step {row['step']:6d} {row['wall_s']:7.0f} s  loss {row['loss']:.3e}  "
+                  f"median {row['median']:.3f}  range {row['min']:.3f} .. {row['max']:.3f}", flush=True)
+
+        Trainer(parse_curriculum(curriculum), objective=obj, callback=cb, snapshot_every=0,
+                checkpoint_every=0).fit(op, data)
+        results["models"][model] = log
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cm_truth.json").write_text(json.dumps(results))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("phase", choices=["train", "evaluate", "known-truth", "sharp"])
+    p.add_argument("phase", choices=["train", "evaluate", "known-truth", "sharp", "cm-truth"])
     p.add_argument("--frames", type=lambda x: [int(i) for i in x.split(",")], default=[1, 2, 3, 5],
                    help="sharp: frame indices")
     p.add_argument("--seeds", type=int, default=6, help="known-truth: datasets")
-    p.add_argument("--n", type=int, default=20_000, help="known-truth: particles per run")
+    p.add_argument("--n", type=int, default=None,
+                   help="known-truth, cm-truth: particles per run (default 20000 and 100000)")
+    p.add_argument("--models", type=lambda x: x.split(","), default=["cm1", "cm2"], help="cm-truth: models")
+    p.add_argument("--curriculum", default="1:0.01:6000,1:0.003:2000,1:0.001:2000", help="cm-truth: Adam stages")
+    p.add_argument("--check", type=int, default=500, help="cm-truth: steps between shape checks")
     p.add_argument("--solver-angle", type=float, default=0.05, help="known-truth: solver angle of the data")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "metriplectic_claims")
     p.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures" / "metriplectic")
@@ -420,8 +501,10 @@ def main(argv=None) -> int:
     elif a.phase == "sharp":
         for preset in a.presets or list(DATA):
             sharp(a.out, preset, a.frames, a.runs)
+    elif a.phase == "cm-truth":
+        cm_truth(a.n or 100_000, a.models, a.curriculum, a.check, a.pairs, a.threads, a.out)
     elif a.phase == "known-truth":
-        known_truth_ensemble(a.seeds, a.n, a.solver_angle, a.out)
+        known_truth_ensemble(a.seeds, a.n or 20_000, a.solver_angle, a.out)
     else:
         evaluate(a.out, a.figures, a.angle, a.max_points, a.presets, a.runs)
     return 0

@@ -41,10 +41,16 @@ import torch
 
 from ..options import SpecError
 
-__all__ = ["TestFunctions", "PROFILES", "PAPER_TEST_FUNCTIONS", "parse_test_function"]
+__all__ = ["TestFunctions", "PROFILES", "PAPER_TEST_FUNCTIONS", "RICH_TEST_FUNCTIONS", "parse_test_function"]
 
 #: The default set: the four test functions of Appendix B.
 PAPER_TEST_FUNCTIONS = ("exp", "v2exp", "shell:3", "gauss:1,0,0")
+
+#: A richer set of 24 (the paper's four, two more shells, two centred Gaussians of other widths and 16
+#: off-centre Gaussians): used to fit kernels with more freedom than Landau's (CM1, CM2) on known-truth data.
+RICH_TEST_FUNCTIONS = PAPER_TEST_FUNCTIONS + ("shell:1", "shell:6", "gauss:0,0,0,0.5", "gauss:0,0,0,2") + tuple(
+    f"gauss:{c[0]},{c[1]},{c[2]},{w}" for c in [(1, 0, 0), (0, 1, 0), (1, 1, 0), (2, 0, 0), (0, 0, 1.5), (1, 1, 1),
+                                                 (-1, 0.5, 0), (0, 2, 0)] for w in (0.7, 1.4))
 
 
 def _exp(q, C):

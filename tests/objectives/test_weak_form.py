@@ -15,6 +15,7 @@ import torch
 from collop.io import open_dataset, write_dataset
 from collop.kinetic.kernels import LandauKernel
 from collop.kinetic.rollout import known_truth
+from collop.kinetic.testfunctions import RICH_TEST_FUNCTIONS
 from collop.objectives.weak_form import WeakForm, WeakFormOptions, landau_scale
 from collop.operators.metriplectic import Metriplectic, MetriplecticOptions
 from collop.options import SpecError, parse
@@ -193,10 +194,7 @@ def test_evaluate_scores_the_truth_better_than_a_wrong_kernel(md):
 # more than 3 sd.
 
 TRAIN = ["uniform", "bimaxwellian", "double_well"]
-RICH_TESTS = ";".join(["exp", "v2exp", "shell:3", "gauss:1,0,0", "shell:1", "shell:6", "gauss:0,0,0,0.5",
-                       "gauss:0,0,0,2"] + [f"gauss:{c[0]},{c[1]},{c[2]},{w}" for c in
-                                           [(1, 0, 0), (0, 1, 0), (1, 1, 0), (2, 0, 0), (0, 0, 1.5), (1, 1, 1),
-                                            (-1, 0.5, 0), (0, 2, 0)] for w in (0.7, 1.4)])
+RICH_TESTS = ";".join(RICH_TEST_FUNCTIONS)
 KNOWN = {"time_rule": "cubic", "weights": "noise"}
 
 
