@@ -19,7 +19,7 @@ Three phases:
     datasets made by the solver under Landau ``c0 = 1``, by frame spacing,
     time rule and residual weights (docs/metriplectic.md, "Known truth").
 ``cm-truth``
-    CM1 and CM2 fitted to one known-truth Landau dataset (3 runs x ``--n``
+    CM1 and CM2 (and Landau) fitted to one known-truth Landau dataset (3 runs x ``--n``
     particles, frames 0.1 apart, cubic rule, noise weights, 24 test functions),
     with the shape each should find printed every ``--check`` steps: CM1's
     ``g_I^2(u) u`` (truth 1) and CM2's ``E_s[g_r^2] / E_s[g_s^2]`` (truth 1,
@@ -31,7 +31,7 @@ Usage::
     python benchmarks/metriplectic_claims.py evaluate [--out ...] [--figures docs/figures/metriplectic]
     python benchmarks/metriplectic_claims.py known-truth [--seeds 6] [--n 20000] [--solver-angle 0.05]
     python benchmarks/metriplectic_claims.py cm-truth [--n 100000] [--models cm1,cm2]
-        [--curriculum 1:0.01:6000,1:0.003:2000,1:0.001:2000] [--check 500]
+        [--curriculum 1:0.01:6000,1:0.003:2000,1:0.001:2000] [--check 500] [--keep average|last]
 """
 from __future__ import annotations
 
@@ -406,12 +406,14 @@ def sharp(out: Path, preset: str, frames: list[int], runs=None) -> None:
     (out / f"sharp_{preset}.json").write_text(json.dumps({"times": [float(times[i]) for i in frames], "runs": rows}))
 
 
-def cm_truth(n: int, models: list[str], curriculum: str, check: int, pairs: int, threads: int, out: Path) -> None:
+def cm_truth(n: int, models: list[str], curriculum: str, check: int, pairs: int, threads: int, out: Path,
+             keep: str = "last") -> None:
     """CM1 and CM2 on a known-truth Landau dataset: does the weak form find the Landau shape, and how fast.
 
     The dataset is the slow tests' (``tests/objectives/test_weak_form.py``): the three training
     distributions rolled out by the solver under Landau ``c0 = 1`` to ``t = 2``, frames 0.1 apart, solver
-    angle 0.05, seed 0. CM1 is started at ``g_I = 1`` (its default), CM2 at ``g_r^2 = 2 g_s^2``.
+    angle 0.05, seed 0. CM1 is started at ``g_I = 1`` (its default), CM2 at ``g_r^2 = 2 g_s^2``. The
+    checks show the current iterate; the last line the weights the training keeps (``keep``).
     """
     import numpy as np
     import torch
@@ -439,8 +441,8 @@ def cm_truth(n: int, models: list[str], curriculum: str, check: int, pairs: int,
 
     def shape(op, model):
         with torch.no_grad():
-            if model == "cm1":
-                g = op.isotropic_part(uu) * uu                       # g_I^2(u) u, truth 1
+            if model in ("landau", "cm1"):
+                g = op.isotropic_part(uu) * uu                       # g_I^2(u) u (Landau: c0), truth 1
                 return {"min": float(g.min()), "max": float(g.max()), "median": float(np.median(g))}
             Mr, Ms = gain_table_mean_s(op.kernel, uu, rr)
             q = Mr / Ms                                              # truth 1
@@ -452,9 +454,9 @@ def cm_truth(n: int, models: list[str], curriculum: str, check: int, pairs: int,
             with torch.no_grad():
                 op.kernel.net.weights()[-1][1][0].fill_(2.0 ** 0.5)      # g_r = sqrt(2) g_s at the start
         obj = WeakForm(WeakFormOptions(pairs=pairs, test_functions=";".join(RICH_TEST_FUNCTIONS),
-                                       time_rule="cubic", weights="noise"))
+                                       time_rule="cubic", weights="noise", keep=keep))
         log = [{"step": 0, "wall_s": 0.0, **shape(op, model)}]
-        what = "g_I^2(u) u" if model == "cm1" else "E_s[g_r^2]/E_s[g_s^2]"
+        what = "E_s[g_r^2]/E_s[g_s^2]" if model == "cm2" else "g_I^2(u) u"
         print(f"== {model}: {what} over the central range (truth 1); step 0: median {log[0]['median']:.3f}",
               flush=True)
         start = time.perf_counter()
@@ -470,7 +472,10 @@ def cm_truth(n: int, models: list[str], curriculum: str, check: int, pairs: int,
 
         Trainer(parse_curriculum(curriculum), objective=obj, callback=cb, snapshot_every=0,
                 checkpoint_every=0).fit(op, data)
-        results["models"][model] = log
+        kept = shape(op, model)
+        print(f"  kept ({keep}): median {kept['median']:.3f}  range {kept['min']:.3f} .. {kept['max']:.3f}",
+              flush=True)
+        results["models"][model] = {"log": log, "kept": kept, "keep": keep}
     out.mkdir(parents=True, exist_ok=True)
     (out / "cm_truth.json").write_text(json.dumps(results))
 
@@ -485,6 +490,7 @@ def main(argv=None) -> int:
                    help="known-truth, cm-truth: particles per run (default 20000 and 100000)")
     p.add_argument("--models", type=lambda x: x.split(","), default=["cm1", "cm2"], help="cm-truth: models")
     p.add_argument("--curriculum", default="1:0.01:6000,1:0.003:2000,1:0.001:2000", help="cm-truth: Adam stages")
+    p.add_argument("--keep", choices=["last", "average"], default="average", help="cm-truth: weights kept")
     p.add_argument("--check", type=int, default=500, help="cm-truth: steps between shape checks")
     p.add_argument("--solver-angle", type=float, default=0.05, help="known-truth: solver angle of the data")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "metriplectic_claims")
@@ -502,7 +508,7 @@ def main(argv=None) -> int:
         for preset in a.presets or list(DATA):
             sharp(a.out, preset, a.frames, a.runs)
     elif a.phase == "cm-truth":
-        cm_truth(a.n or 100_000, a.models, a.curriculum, a.check, a.pairs, a.threads, a.out)
+        cm_truth(a.n or 100_000, a.models, a.curriculum, a.check, a.pairs, a.threads, a.out, a.keep)
     elif a.phase == "known-truth":
         known_truth_ensemble(a.seeds, a.n or 20_000, a.solver_angle, a.out)
     else:

@@ -106,7 +106,26 @@ class _State:
     epoch: int = 0          # next epoch to run within the stage
     best_loss: float = math.inf
     best_state: dict | None = None
+    averaged: int = 0       # iterates in best_state's mean (keep = "average")
     history: list = field(default_factory=list)
+
+
+#: What a training keeps of each stage: the weights of the lowest loss, the last weights, or the mean
+#: of the iterates over the stage's second half.
+KEEP = ("best", "last", "average")
+
+
+def _accumulate_mean(st: _State, op) -> None:
+    """Add ``op``'s current weights to the running mean in ``st.best_state`` (floating tensors only)."""
+    st.averaged += 1
+    if st.best_state is None or st.averaged == 1:
+        st.best_state = copy.deepcopy(op.state_dict())
+        return
+    for k, v in op.state_dict().items():
+        if v.is_floating_point():
+            st.best_state[k].add_(v.detach() - st.best_state[k], alpha=1.0 / st.averaged)
+        else:
+            st.best_state[k] = v.detach().clone()
 
 
 class CheckpointError(CollopError, ValueError):
@@ -136,7 +155,7 @@ def read_checkpoint(path) -> dict:
 
 
 class Trainer:
-    """Fits an operator with a curriculum, minimising an injected objective.
+    r"""Fits an operator with a curriculum, minimising an injected objective.
 
     Parameters
     ----------
@@ -169,9 +188,19 @@ class Trainer:
     An objective may carry its own defaults, used where the arguments above
     are not given: ``lr_decay``, ``snapshot_every``, ``checkpoint_every``
     (an epoch of a stochastic objective is one cheap step), and
-    ``keep = "last"``, which keeps the last weights with a finite loss rather
-    than those of the lowest loss (a noisy loss's minimum is noise);
-    ``best_loss_`` is then the loss of the last epoch.
+    ``keep``, what is kept of each stage (:data:`KEEP`): ``"best"`` (the
+    default) the weights of the lowest training loss; ``"last"`` the last
+    weights with a finite loss (a noisy loss's minimum is noise);
+    ``"average"`` the mean of the iterates over the stage's second half
+    (Polyak-Ruppert averaging),
+
+    .. math:: \bar\theta = \frac{1}{E - \lceil E/2 \rceil}
+              \sum_{e = \lceil E/2 \rceil}^{E - 1} \theta_{e+1},
+
+    with ``theta_{e+1}`` the weights after epoch ``e`` of ``E``: on a noisy
+    gradient the iterates wander around the minimiser and their mean much
+    less. With ``"last"`` and ``"average"``, ``best_loss_`` is the loss of
+    the last epoch.
 
     Attributes
     ----------
@@ -207,7 +236,9 @@ class Trainer:
             snapshot_every = getattr(objective, "snapshot_every", 25)
         self.checkpoint_every, self.snapshot_every = int(checkpoint_every), int(snapshot_every)
         self.lr_decay = lr_decay if lr_decay is not None else getattr(objective, "lr_decay", None)
-        self.keep_last = getattr(objective, "keep", "best") == "last"
+        self.keep = getattr(objective, "keep", "best")
+        if self.keep not in KEEP:
+            raise ValueError(f"keep={self.keep!r}: expected one of {', '.join(KEEP)}")
 
     # -- helpers ------------------------------------------------------------
     def _emit(self, **event):
@@ -282,12 +313,18 @@ class Trainer:
                     self.message_ = (f"non-finite loss at stage {st.stage + 1} epoch {st.epoch + 1}; "
                                      "kept the best weights")
                     break
-                if self.keep_last or lv < st.best_loss:
+                if self.keep == "last" or (self.keep == "best" and lv < st.best_loss):
                     st.best_loss = lv
                     st.best_state = copy.deepcopy(op.state_dict())
                 loss.backward()
                 opt.step()
                 op.project_()
+                if self.keep == "average":
+                    st.best_loss = lv
+                    if 2 * st.epoch >= stage.epochs:
+                        _accumulate_mean(st, op)
+                    else:                               # the last iterate until the averaging starts
+                        st.best_state = copy.deepcopy(op.state_dict())
                 seconds = time.perf_counter() - t_start
                 rec = {"stage": st.stage, "epoch": st.epoch, "loss": lv, **info, "seconds": seconds}
                 st.history.append(rec)
@@ -301,7 +338,7 @@ class Trainer:
                 break
             if st.stage < n_stages - 1:
                 fallback = st.best_state or fallback
-                st.best_loss, st.best_state = math.inf, None
+                st.best_loss, st.best_state, st.averaged = math.inf, None, 0
                 st.epoch = 0
             st.stage += 1
         if st.stage >= n_stages:

@@ -501,3 +501,85 @@ def test_objective_defaults_decay_snapshot_and_keep_last():
     # explicit arguments still win over the objective's
     tr2 = Trainer([Stage(1, 0.1, 2)], objective=_NoisyQuadratic(), lr_decay=(1.0, 1), snapshot_every=1)
     assert tr2.lr_decay == (1.0, 1) and tr2.snapshot_every == 1
+
+
+# --- keep = "average": the mean of the iterates over each stage's second half ------------------------------
+
+class _NoisyGradient:
+    """loss (w - 1)^2 + xi w with xi ~ N(0, 1) per epoch: an unbiased gradient with noise of sd 1."""
+
+    keep = "average"
+    checkpoint_every = 1000
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def prepare(self, data):
+        pass
+
+    def __call__(self, op, stage):
+        return (op.w - 1) ** 2 + float(self.rng.normal()) * op.w, {}
+
+
+def _fit_recording(objective, stages, **kw):
+    op, seen = _Scalar(), []
+    rec = lambda ev: seen.append(float(op.w.detach())) if ev["event"] == "epoch" else None  # noqa: E731
+    tr = Trainer(stages, objective=objective, callback=rec, **kw).fit(op, None)
+    return tr, float(op.w.detach()), seen
+
+
+def test_keep_average_is_the_mean_of_the_second_half_of_the_last_stage():
+    tr, w, seen = _fit_recording(_NoisyGradient(0), [Stage(1, 0.05, 40), Stage(1, 0.05, 101)])
+    last_stage = seen[40:]
+    assert len(last_stage) == 101
+    assert w == pytest.approx(np.mean(last_stage[51:]), abs=1e-12)     # after epochs 51..100 of 101 (ceil(101/2) on)
+    assert tr.best_loss_ == tr.history_[-1]["loss"]
+
+
+def test_keep_average_scatters_less_than_the_last_iterate():
+    """Over 12 seeds, 1000 Adam steps at lr 0.05: the mean of the last 500 iterates is closer to the minimiser.
+
+    Adam's normalised steps move the iterate by up to lr each in a random direction, so the last iterate
+    scatters by a few lr around w = 1; the mean of 500 (correlated) iterates by much less. Measured: RMS
+    error 0.021 (mean) against 0.111 (last), a factor 5.3; the test asks for a factor 3.
+    """
+    err_mean, err_last = [], []
+    for seed in range(12):
+        _, w, seen = _fit_recording(_NoisyGradient(seed), [Stage(1, 0.05, 1000)])
+        err_mean.append(w - 1)
+        err_last.append(seen[-1] - 1)
+    rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
+    assert rms(err_mean) < rms(err_last) / 3, (rms(err_mean), rms(err_last))
+
+
+def test_keep_average_stopped_early_keeps_the_last_iterate():
+    k = {"n": 0}
+
+    def stop():
+        k["n"] += 1
+        return k["n"] > 10                                  # stops after 10 of 100 epochs: no mean yet
+    tr, w, seen = _fit_recording(_NoisyGradient(1), [Stage(1, 0.05, 100)], stop=stop)
+    assert tr.status_ == "stopped" and len(seen) == 10 and w == seen[-1] and w != 0.0
+
+
+def test_keep_average_resumes_to_the_uninterrupted_result(tmp_path):
+    stages = [Stage(1, 0.05, 60)]
+    _, w_full, _ = _fit_recording(_NoisyGradient(2), stages)
+    ck = tmp_path / "ck.pt"
+    obj = _NoisyGradient(2)
+    obj.checkpoint_every = 5
+    k = {"n": 0}
+
+    def stop():
+        k["n"] += 1
+        return k["n"] > 45                                  # inside the averaged half, on a checkpoint
+    _fit_recording(obj, stages, stop=stop, checkpoint=ck)
+    _, w_resumed, _ = _fit_recording(obj, stages, checkpoint=ck)   # same noise stream continues
+    assert w_resumed == pytest.approx(w_full, abs=1e-12)
+
+
+def test_unknown_keep_rule_is_refused():
+    obj = _NoisyGradient(0)
+    obj.keep = "median"
+    with pytest.raises(ValueError, match="keep='median'"):
+        Trainer([Stage(1, 0.05, 2)], objective=obj)

@@ -110,6 +110,9 @@ class WeakFormOptions:
                                                "inverse sampling variance of the MD side (noise)")
     estimator: Literal["split", "plain"] = Field("split", description="unbiased product of two half-samples "
                                                  "(split) or the plain square (plain)")
+    keep: Literal["last", "average"] = Field(
+        "last", description="weights kept from each stage: the last iterate (last), or the mean of the iterates "
+                            "over the stage's second half (average: Polyak-Ruppert averaging of Adam's noisy steps)")
     lr_decay: float = Field(0.99, gt=0, le=1, allow_inf_nan=False, description="learning-rate decay factor")
     decay_every: int = Field(2000, ge=1, description="steps between learning-rate decays")
     dtype: Literal["float32", "float64"] = Field("float32", description="precision of the model side")
@@ -141,6 +144,7 @@ class WeakForm(Objective):
         super().__init__(options, penalties)
         o = self.options
         self.lr_decay = (o.lr_decay, o.decay_every)
+        self.keep = o.keep
         self.dtype = _DTYPES[o.dtype]
 
     # -- data ---------------------------------------------------------------------------
