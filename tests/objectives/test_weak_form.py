@@ -250,16 +250,23 @@ def test_landau_fit_recovers_c0(truth_file):
     assert abs(c0 - 1) < 0.03
 
 
+#: Known-truth CM fits: 8000 Adam steps, each stage's weights the mean of its second half's iterates
+CM_CURRICULUM = "1:0.01:4000,1:0.003:2000,1:0.001:2000"
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="measured with equal weights and the trapezoid rule: the weak form "
-                                        "constrains the shape of g_I(u) weakly; not re-measured with KNOWN")
+@pytest.mark.xfail(strict=False, reason="measured (benchmarks/metriplectic_claims.py cm-truth, the same data and "
+                                        "options, 2 threads): g_I^2(u) u has median 0.972 but ranges over "
+                                        "0.62 .. 1.38 on the central u range; the weak form constrains the "
+                                        "ends of g_I(u) weakly")
 def test_cm1_fit_recovers_one_over_u(truth_file, tmp_path):
     """CM1 on Landau data: g_I^2(u) = 1/u within 10 % over the u range holding 90 % of the pairs."""
     (u_lo, u_hi), _, _ = _central_ranges(truth_file)
     res = run(TrainSpec(data=str(truth_file), train=TRAIN, test=["bimaxwellian"], family="metriplectic",
                         options={"model": "cm1"}, objective={"pairs": 100_000, "max_points": 500,
-                                                             "test_functions": RICH_TESTS, **KNOWN},
-                        curriculum="1:0.01:1500,1:0.003:1000,1:0.001:500", out=str(tmp_path / "r")))
+                                                             "test_functions": RICH_TESTS, "keep": "average",
+                                                             **KNOWN},
+                        curriculum=CM_CURRICULUM, out=str(tmp_path / "r")))
     op = Metriplectic.from_dataset(open_dataset(res.path / "operator.nc", "operator"))
     u = np.linspace(u_lo, u_hi, 30)
     gu = op.isotropic_part(u) * u
@@ -268,13 +275,14 @@ def test_cm1_fit_recovers_one_over_u(truth_file, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="measured (cubic rule, noise weights, 24 test functions): the median "
-                                        "ratio goes from 2.0 to 1.35 in 3000 Adam steps (544 s CPU), not to 1")
 def test_cm2_fit_makes_g_r_equal_g_s(truth_file):
     """CM2 started with g_r^2 = 2 g_s^2 learns g_r^2 ~ g_s^2 on Landau data.
 
     E_s[g_r^2] / E_s[g_s^2] over the (u, r) range holding 90 % of the pairs:
-    median within 15 % of 1 (the SGD noise of the last stage is a few per cent).
+    median within 15 % of 1. Measured at 2 threads: the iterate's median was
+    0.98 .. 1.43 over the second stage and 1.06 .. 1.12 over the last; the kept
+    weights, the mean of the last 1000 iterates, gave 1.117. With the last
+    iterate of a 3000-step training it was 1.35.
     """
     from collop.kinetic.diagnostics import gain_table_mean_s
     from collop.train import Trainer, parse_curriculum
@@ -287,9 +295,8 @@ def test_cm2_fit_makes_g_r_equal_g_s(truth_file):
     with torch.no_grad():
         Mr, Ms = gain_table_mean_s(op.kernel, uu, rr)
     assert np.median(Mr / Ms) > 1.8
-    obj = WeakForm(WeakFormOptions(pairs=100_000, test_functions=RICH_TESTS, **KNOWN))
-    Trainer(parse_curriculum("1:0.01:1500,1:0.003:1000,1:0.001:500"), objective=obj, snapshot_every=0,
-            checkpoint_every=0).fit(op, data)
+    obj = WeakForm(WeakFormOptions(pairs=100_000, test_functions=RICH_TESTS, keep="average", **KNOWN))
+    Trainer(parse_curriculum(CM_CURRICULUM), objective=obj, snapshot_every=0, checkpoint_every=0).fit(op, data)
     with torch.no_grad():
         Mr, Ms = gain_table_mean_s(op.kernel, uu, rr)
     ratio = Mr / Ms
