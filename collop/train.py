@@ -106,7 +106,6 @@ class _State:
     epoch: int = 0          # next epoch to run within the stage
     best_loss: float = math.inf
     best_state: dict | None = None
-    averaged: int = 0       # iterates in best_state's mean (keep = "average")
     history: list = field(default_factory=list)
 
 
@@ -115,17 +114,16 @@ class _State:
 KEEP = ("best", "last", "average")
 
 
-def _accumulate_mean(st: _State, op) -> None:
-    """Add ``op``'s current weights to the running mean in ``st.best_state`` (floating tensors only)."""
-    st.averaged += 1
-    if st.best_state is None or st.averaged == 1:
-        st.best_state = copy.deepcopy(op.state_dict())
-        return
+def _accumulate_mean(mean: dict | None, op, n: int) -> dict:
+    """The running mean of ``op``'s weights with its ``n``-th iterate added (``n = 1`` starts it)."""
+    if n == 1:
+        return copy.deepcopy(op.state_dict())
     for k, v in op.state_dict().items():
         if v.is_floating_point():
-            st.best_state[k].add_(v.detach() - st.best_state[k], alpha=1.0 / st.averaged)
+            mean[k].add_(v.detach() - mean[k], alpha=1.0 / n)
         else:
-            st.best_state[k] = v.detach().clone()
+            mean[k] = v.detach().clone()
+    return mean
 
 
 class CheckpointError(CollopError, ValueError):
@@ -321,10 +319,10 @@ class Trainer:
                 op.project_()
                 if self.keep == "average":
                     st.best_loss = lv
-                    if 2 * st.epoch >= stage.epochs:
-                        _accumulate_mean(st, op)
-                    else:                               # the last iterate until the averaging starts
-                        st.best_state = copy.deepcopy(op.state_dict())
+                    first = (stage.epochs + 1) // 2     # ceil(E/2): the first epoch averaged
+                    st.best_state = (_accumulate_mean(st.best_state, op, st.epoch - first + 1)
+                                     if st.epoch >= first else
+                                     copy.deepcopy(op.state_dict()))  # the last iterate until then
                 seconds = time.perf_counter() - t_start
                 rec = {"stage": st.stage, "epoch": st.epoch, "loss": lv, **info, "seconds": seconds}
                 st.history.append(rec)
@@ -338,7 +336,7 @@ class Trainer:
                 break
             if st.stage < n_stages - 1:
                 fallback = st.best_state or fallback
-                st.best_loss, st.best_state, st.averaged = math.inf, None, 0
+                st.best_loss, st.best_state = math.inf, None
                 st.epoch = 0
             st.stage += 1
         if st.stage >= n_stages:
