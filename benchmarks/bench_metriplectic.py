@@ -104,16 +104,14 @@ def bench_converge(ds, pairs, max_steps, check, tol):
     import torch
 
     from collop.kinetic.diagnostics import gain_table_mean_s
-    from collop.objectives.weak_form import WeakForm, WeakFormOptions, _pair_sample
+    from collop.objectives.weak_form import WeakForm, WeakFormOptions
+    from collop.objectives.weak_form_data import central_ranges
     from collop.operators.metriplectic import Metriplectic, MetriplecticOptions
     from collop.train import Stage, Trainer
 
     data = WeakForm.load(ds, TRAIN)
-    v1, v2, vb = _pair_sample(data, 200_000, 1)
-    a = np.linalg.norm(v1 - v2, axis=-1)
-    r = np.linalg.norm(v1 + v2 - 2 * vb, axis=-1)
-    uu = np.linspace(*np.quantile(a, [0.05, 0.95]), 24)
-    rr = np.linspace(*np.quantile(r, [0.05, 0.95]), 24)
+    uq, rq = central_ranges(data)
+    uu, rr = np.linspace(*uq, 24), np.linspace(*rq, 24)
     op = Metriplectic.from_options(MetriplecticOptions(model="cm2"), data)
     obj = WeakForm(WeakFormOptions(pairs=pairs))
     state = {"prev": None, "calm": 0, "t0": time.perf_counter(), "done": None, "log": []}

@@ -126,11 +126,9 @@ def _gain_claim(op, data, n_grid: int = 24) -> dict:
     import torch
 
     from collop.kinetic.diagnostics import gain_table_mean_s
-    from collop.objectives.weak_form_data import _pair_sample
+    from collop.objectives.weak_form_data import pair_magnitudes
 
-    v1, v2, vb = _pair_sample(data, 200_000, 7)
-    u = np.linalg.norm(v1 - v2, axis=-1)
-    r = np.linalg.norm(v1 + v2 - 2 * vb, axis=-1)
+    u, r = pair_magnitudes(data, 200_000, 7)
     (u_lo, u_hi), (r_lo, r_hi) = np.quantile(u, [0.05, 0.95]), np.quantile(r, [0.05, 0.95])
     uu, rr = np.linspace(u_lo, u_hi, n_grid), np.linspace(r_lo, r_hi, n_grid)
     with torch.no_grad():
@@ -422,7 +420,8 @@ def cm_truth(n: int, models: list[str], curriculum: str, check: int, pairs: int,
     from collop.kinetic.kernels import LandauKernel
     from collop.kinetic.rollout import known_truth
     from collop.kinetic.testfunctions import RICH_TEST_FUNCTIONS
-    from collop.objectives.weak_form import WeakForm, WeakFormOptions, _pair_sample
+    from collop.objectives.weak_form import WeakForm, WeakFormOptions
+    from collop.objectives.weak_form_data import central_ranges
     from collop.operators.metriplectic import Metriplectic, MetriplecticOptions
     from collop.train import Trainer, parse_curriculum
 
@@ -430,9 +429,7 @@ def cm_truth(n: int, models: list[str], curriculum: str, check: int, pairs: int,
     t0 = time.perf_counter()
     ds = known_truth(LandauKernel(1.0), runs=TRAIN, n=n, times=np.linspace(0, 2, 21), angle=0.05, seed=0)
     data = WeakForm.load(ds, TRAIN)
-    v1, v2, vb = _pair_sample(data, 200_000, 1)
-    uq = np.quantile(np.linalg.norm(v1 - v2, axis=-1), [0.05, 0.95])
-    rq = np.quantile(np.linalg.norm(v1 + v2 - 2 * vb, axis=-1), [0.05, 0.95])
+    uq, rq = central_ranges(data)
     uu, rr = np.linspace(*uq, 24), np.linspace(*rq, 24)
     print(f"known truth: 3 runs x {n} particles, built in {time.perf_counter() - t0:.0f} s; "
           f"u in [{uq[0]:.2f}, {uq[1]:.2f}], r in [{rq[0]:.2f}, {rq[1]:.2f}] (90 % of the pairs)", flush=True)

@@ -20,7 +20,8 @@ from ..kinetic.testfunctions import PAPER_TEST_FUNCTIONS, TestFunctions
 from ..kinetic.weakform import md_side, md_side_variance, pair_coefficients, pair_contributions, time_weights
 from ..schema import CollopError
 
-__all__ = ["WeakFormData", "select_runs", "run_velocities", "landau_scale", "noise_weights"]
+__all__ = ["WeakFormData", "select_runs", "run_velocities", "landau_scale", "noise_weights", "pair_magnitudes",
+           "central_ranges"]
 
 
 def _src(ds) -> str:
@@ -105,6 +106,22 @@ def _pair_sample(data: WeakFormData, n: int, seed: int):
     i = g.integers(0, N, n)
     j = (i + g.integers(1, N, n)) % N
     return data.v[m, t, i], data.v[m, t, j], data.vbar[m, t]
+
+
+def pair_magnitudes(data: WeakFormData, n: int = 200_000, seed: int = 1):
+    """``u = |v - v'|`` and ``r = |v + v' - 2 vbar|`` of ``n`` random same-frame pairs (velocity units of the data)."""
+    v1, v2, vb = _pair_sample(data, n, seed)
+    return np.linalg.norm(v1 - v2, axis=-1), np.linalg.norm(v1 + v2 - 2 * vb, axis=-1)
+
+
+def central_ranges(data: WeakFormData, n: int = 200_000, seed: int = 1):
+    """``(u_lo, u_hi), (r_lo, r_hi)``: the 5 % and 95 % quantiles of :func:`pair_magnitudes`.
+
+    The (u, r) range holding 90 % of the training pairs, on which learned
+    kernels are compared (Zhao et al., Fig. 1).
+    """
+    u, r = pair_magnitudes(data, n, seed)
+    return np.quantile(u, [0.05, 0.95]), np.quantile(r, [0.05, 0.95])
 
 
 def noise_weights(v: np.ndarray, times: np.ndarray, tf: TestFunctions) -> np.ndarray:

@@ -222,13 +222,10 @@ def truth_file(tmp_path_factory):
 
 
 def _central_ranges(path):
-    from collop.objectives.weak_form import _pair_sample
+    from collop.objectives.weak_form_data import central_ranges
 
     data = WeakForm.load(open_dataset(path, "particles"), TRAIN)
-    v1, v2, vb = _pair_sample(data, 200_000, 1)
-    a = np.linalg.norm(v1 - v2, axis=-1)
-    r = np.linalg.norm(v1 + v2 - 2 * vb, axis=-1)
-    return np.quantile(a, [0.05, 0.95]), np.quantile(r, [0.05, 0.95]), data
+    return (*central_ranges(data), data)
 
 
 @pytest.mark.slow
