@@ -22,6 +22,13 @@ Two settings guard the server:
   machines (default: only from this machine, see :mod:`dashboards.access`);
 - ``--max-upload-mb N`` / ``COLLOP_MAX_UPLOAD_MB`` (default 100): the largest
   file the page accepts as an upload.
+
+Sweeps started from the page run on a new dask ``LocalCluster`` unless the
+server names running schedulers: ``--scheduler ADDRESS`` (repeatable) /
+``COLLOP_SCHEDULERS`` (comma-separated), each a scheduler address
+(``tcp://host:8786``) or a scheduler file (``.json``, as dask-jobqueue
+writes). The page offers only these: like paths, addresses are never sent
+by the page, since a dask client runs what the scheduler sends back.
 """
 from __future__ import annotations
 
@@ -31,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-__all__ = ["Config", "PathError", "REPO_ROOT", "SHIPPED_DATA", "DATA_SUFFIXES", "MAX_UPLOAD_MB", "truthy"]
+__all__ = ["Config", "PathError", "scheduler_address", "REPO_ROOT", "SHIPPED_DATA", "DATA_SUFFIXES", "MAX_UPLOAD_MB", "truthy"]
 
 #: The repository (the folder holding ``app.py``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +56,24 @@ _KEY_OK = re.compile(r"[^A-Za-z0-9_.-]+")
 def truthy(value) -> bool:
     """Whether an environment variable's value means yes (``1``, ``true``, ``yes``, ``on``)."""
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def scheduler_address(address: str) -> str:
+    """A scheduler the server may offer: ``scheme://host:port`` or a scheduler file (``.json``, made absolute).
+
+    Raises
+    ------
+    ValueError
+        One line naming the address, for anything else. Whether a scheduler
+        answers there is checked when a sweep starts (``collop sweep run``).
+    """
+    a = str(address).strip()
+    if a.lower().endswith(".json") and "://" not in a:
+        return str(Path(a).expanduser().absolute())
+    if re.fullmatch(r"(tcp|tls|ucx|ws|wss)://[^\s/]+:\d{1,5}", a):
+        return a
+    raise ValueError(f"--scheduler / COLLOP_SCHEDULERS: {a!r} is neither a scheduler address "
+                     "(e.g. tcp://host:8786) nor a scheduler file (.json)")
 
 
 class PathError(ValueError):
@@ -79,6 +104,9 @@ class Config:
         Accept sessions from clients on other machines.
     max_upload_mb : float
         Largest upload accepted, in MB (10**6 bytes).
+    schedulers : list of str
+        Running dask schedulers (addresses or scheduler files) the page may
+        send sweeps to, besides a new local cluster.
     """
 
     data_roots: dict[str, Path] = field(default_factory=dict)
@@ -86,6 +114,7 @@ class Config:
     runs: Path = Path("runs")
     allow_remote: bool = False
     max_upload_mb: float = MAX_UPLOAD_MB
+    schedulers: list[str] = field(default_factory=list)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -97,11 +126,12 @@ class Config:
         argv : list of str, optional
             Arguments after ``--args`` of ``panel serve`` (unknown ones are
             ignored): ``--data-root DIR`` (repeatable), ``--runs DIR``,
-            ``--uploads DIR``, ``--allow-remote``, ``--max-upload-mb N``.
+            ``--uploads DIR``, ``--allow-remote``, ``--max-upload-mb N``,
+            ``--scheduler ADDRESS`` (repeatable).
         environ : mapping, optional
             Environment (default ``os.environ``): ``COLLOP_DATA_ROOTS``,
             ``COLLOP_RUNS``, ``COLLOP_UPLOADS``, ``COLLOP_ALLOW_REMOTE``,
-            ``COLLOP_MAX_UPLOAD_MB``.
+            ``COLLOP_MAX_UPLOAD_MB``, ``COLLOP_SCHEDULERS``.
         """
         env = os.environ if environ is None else environ
         p = argparse.ArgumentParser(add_help=False)
@@ -110,6 +140,7 @@ class Config:
         p.add_argument("--uploads", default=None)
         p.add_argument("--allow-remote", action="store_true")
         p.add_argument("--max-upload-mb", default=None)
+        p.add_argument("--scheduler", action="append", default=[])
         args, _ = p.parse_known_args(list(argv or []))
         roots = [SHIPPED_DATA] + [Path(r) for r in args.data_root]
         roots += [Path(r) for r in env.get("COLLOP_DATA_ROOTS", "").split(os.pathsep) if r.strip()]
@@ -122,13 +153,14 @@ class Config:
             raise ValueError(f"--max-upload-mb / COLLOP_MAX_UPLOAD_MB: {raw!r} is not a number") from None
         if not limit > 0:
             raise ValueError(f"--max-upload-mb / COLLOP_MAX_UPLOAD_MB: must be positive, got {raw!r}")
+        schedulers = list(args.scheduler) + env.get("COLLOP_SCHEDULERS", "").split(",")
         return cls.build(roots, runs=runs, uploads=uploads,
                          allow_remote=args.allow_remote or truthy(env.get("COLLOP_ALLOW_REMOTE")),
-                         max_upload_mb=limit)
+                         max_upload_mb=limit, schedulers=schedulers)
 
     @classmethod
     def build(cls, roots, *, runs, uploads, allow_remote: bool = False,
-              max_upload_mb: float = MAX_UPLOAD_MB) -> "Config":
+              max_upload_mb: float = MAX_UPLOAD_MB, schedulers=()) -> "Config":
         """A config from a list of data folders (keys: ``data`` for the first, else folder names)."""
         data_roots: dict[str, Path] = {}
         seen: set[Path] = set()
@@ -142,8 +174,13 @@ class Config:
             key = "data" if i == 0 and "data" not in data_roots else _key_for(r, set(data_roots) | {"uploads"})
             data_roots[key] = r
         data_roots["uploads"] = uploads
+        named = []
+        for a in schedulers:
+            a = str(a).strip()
+            if a and a not in named:
+                named.append(scheduler_address(a))
         return cls(data_roots=data_roots, uploads=uploads, runs=Path(runs).absolute(), allow_remote=allow_remote,
-                   max_upload_mb=float(max_upload_mb))
+                   max_upload_mb=float(max_upload_mb), schedulers=named)
 
     def public_roots(self) -> dict[str, Path]:
         """Folders whose paths the page may name (as ``key:relative``): the data roots and the runs folder."""

@@ -14,7 +14,7 @@ import param
 
 from collop.train import parse_curriculum
 
-__all__ = ["KernelForm", "CURRICULA", "SCHEMES", "parse_ints"]
+__all__ = ["KernelForm", "Placement", "CURRICULA", "SCHEMES", "LOCAL", "parse_ints"]
 
 #: Kernel finite-difference schemes (:data:`collop.operators.kernel.SCHEMES`).
 SCHEMES = ["forward", "backward", "centred"]
@@ -25,6 +25,8 @@ CURRICULA = {
     "cut (1 stage, 5 epochs: a smoke test)": ("1:1e-2:5", "1:1e-2:5"),
     "custom": (None, None),
 }
+#: The :attr:`Placement.where` of a new local cluster.
+LOCAL = "local"
 #: The paper's Section 3.2 split of sim3 (its reference [41]): nine training normals on a grid of centres.
 SPLIT_TRAIN = [f"normal_{a}_{b}" for a in (-1, 0, 1) for b in (-1, 0, 1)]
 
@@ -47,6 +49,27 @@ def parse_ints(text: str, what: str, low: int | None = None) -> list[int]:
     return out
 
 
+class Placement(param.Parameterized):
+    """Where the page's sweeps run: a new dask ``LocalCluster`` or a running scheduler the server names.
+
+    The choices are :data:`LOCAL` and the server's
+    :attr:`dashboards.config.Config.schedulers` (never an address typed on
+    the page). Whether a scheduler answers is checked by the sweep process,
+    which ends at once with a one-line reason if none does.
+    """
+
+    where = param.Selector(default=LOCAL, objects=[LOCAL], doc="local, or a scheduler address the server names")
+    workers = param.Integer(default=2, bounds=(1, 64), doc="dask workers of a new local cluster (1 thread each)")
+
+    def __init__(self, schedulers=(), **params):
+        super().__init__(**params)
+        self.param.where.objects = [LOCAL, *schedulers]
+
+    def launch(self) -> dict:
+        """Keyword arguments of :meth:`dashboards.sweep_jobs.SweepJobs.start` / ``resume``."""
+        return {"workers": int(self.workers), "scheduler": None if self.where == LOCAL else self.where}
+
+
 class KernelForm(param.Parameterized):
     """What the Kernel tab's Start will sweep.
 
@@ -66,7 +89,6 @@ class KernelForm(param.Parameterized):
     curriculum = param.Selector(default=list(CURRICULA)[0], objects=list(CURRICULA), doc="curriculum preset")
     custom = param.String(default="1:1e-2:100", doc="a custom curriculum N_u:lr:epochs,...")
     baseline = param.Boolean(default=True, doc="also sweep PS-Tensor over the seeds (the baseline line)")
-    workers = param.Integer(default=2, bounds=(1, 64), doc="dask workers of the local cluster")
 
     def set_dataset(self, populations, grid=(0, 0)) -> None:
         """A new dataset: its populations, grid and the default split (the paper's, when present)."""

@@ -8,7 +8,9 @@
   ``options.nt`` or ``penalties.reg`` axis.
 
 Sweep folders are those of ``<runs>/sweeps`` (:mod:`dashboards.sweep_jobs`);
-the newest sweep of each kind is shown first.
+the newest sweep of each kind is shown first. The view's form
+(:mod:`dashboards.scan_form`) launches a scan there like the Pareto sweeps:
+its figure fills in as the points finish.
 """
 from __future__ import annotations
 
@@ -26,10 +28,11 @@ from .export import FigureView, figure_card
 from .kernel_data import SCAN_AXES, coefficient_bands, points_frame, scan_axis, scan_table
 from .kernel_plots import bands_figure, scan_figure
 from .runstore import load_operator
+from .scan_form import SCANS, ScanForm
 from .sweep_jobs import sweep_info
-from .text import shorten
+from .text import md, plain, shorten
 
-__all__ = ["SweepCache", "ScansView", "band_views", "planned"]
+__all__ = ["SweepCache", "ScansView", "band_views", "planned", "status_line"]
 
 _EMPTY = points_frame({})
 _ACTIVE = ("running", "starting")
@@ -187,13 +190,30 @@ def band_views(index: dict, folder, frame: pd.DataFrame, groups=None) -> tuple[d
     return views, units, times
 
 
+def status_line(sid: str, info: dict, frame: pd.DataFrame, state) -> str:
+    """``**scan-…** · running · 3/15 points done`` (Markdown; every piece read from the folder escaped)."""
+    counts = info.get("counts") or {}
+    done = sum(counts.get(k, 0) for k in ("finished", "diverged"))
+    parts = [f"**{md(sid)}** · {md(info['status'])}",
+             f"{done}/{info['n_points']} points done" if info["n_points"] else "starting the sweep process…"]
+    parts += [f"{n} {md(k)}" for k, n in sorted(counts.items()) if k not in ("finished", "diverged") and n]
+    if info.get("error") and info["status"] in ("failed", "unknown"):
+        parts.append(f"error: {md(state.public(info['error']))}")
+    failed = frame[frame["status"] == "failed"] if len(frame) else frame
+    if len(failed):
+        parts.append(f"{len(failed)} failed, e.g. {md(state.public(str(failed['error'].iloc[0])))}")
+    return " · ".join(parts)
+
+
 class ScansView(pn.viewable.Viewer):
     """Figs. 12-14 from the sweep folders that have a scan axis."""
 
-    def __init__(self, state, cache: SweepCache):
+    def __init__(self, state, cache: SweepCache, jobs=None, placement=None):
         super().__init__()
         self.state, self.cache = state, cache
-        self.selects, self.views, self._drawn = {}, {}, {}
+        self.jobs, self.placement = jobs, placement
+        self.selects, self.views, self.texts, self._drawn = {}, {}, {}, {}
+        self._launched: dict[str, str] = {}          # sweep id -> scan axis, for sweeps started here
         cards = []
         for axis, (sym, what) in SCAN_AXES.items():
             slug = axis.replace(".", "-")
@@ -201,9 +221,11 @@ class ScansView(pn.viewable.Viewer):
                                     width=380)
             sel.param.watch(lambda e, a=axis: self._draw(a, force=True), "value")
             self.selects[axis] = sel
+            self.texts[axis] = pn.pane.Markdown("", css_classes=[f"collop-scan-{slug}-text"], margin=(0, 10))
             self.views[axis] = FigureView(scan_figure(scan_table(_EMPTY, axis), axis),
                                           css_classes=[f"collop-scan-{slug}"])
-            cards.append(pn.Column(sel, figure_card(self.views[axis], f"scan-{slug}", f"Test error against {sym}"),
+            cards.append(pn.Column(sel, self.texts[axis],
+                                   figure_card(self.views[axis], f"scan-{slug}", f"Test error against {sym}"),
                                    sizing_mode="stretch_width"))
         self.band_times = pn.widgets.MultiChoice(label="Times (Fig. 13)", options={}, css_classes=["collop-band-times"],
                                                  width=380)
@@ -217,18 +239,98 @@ class ScansView(pn.viewable.Viewer):
         self.band_times.param.watch(lambda *_: self._draw_bands(), "value")
         self.band_groups.param.watch(lambda *_: self._load_bands(force=True), "value")
         self._layout = pn.Column(
-            "### Scans (Figs. 12–14)", pn.Row(cards[0], cards[1], sizing_mode="stretch_width"),
+            "### Scans (Figs. 12–14)", self._form_panel(),
+            pn.Row(cards[0], cards[1], sizing_mode="stretch_width"),
             pn.Row(cards[2], pn.Spacer(sizing_mode="stretch_width"), sizing_mode="stretch_width"),
             pn.Row(self.band_times, self.band_groups), self.bands_note,
             figure_card(self.bands, "coefficient-bands", "Coefficients across seeds by N_dists (Fig. 13)"),
             sizing_mode="stretch_width", css_classes=["collop-kernel-scans"])
+
+    # -- launching ---------------------------------------------------------------------------------
+    def _form_panel(self):
+        f = self.form = ScanForm()
+        w = self.widgets = {}
+        w["scan"] = pn.widgets.Select.from_param(f.param.scan, label="Scan", options={v[0]: k for k, v in SCANS.items()},
+                                                 css_classes=["collop-scan-kind"], width=200)
+        w["values"] = pn.widgets.TextInput.from_param(f.param.scan_values, label="Values", css_classes=["collop-scan-values"],
+                                                      width=220)
+        w["seeds"] = pn.widgets.TextInput.from_param(f.param.seeds, label="Seeds", css_classes=["collop-scan-seeds"],
+                                                     width=120)
+        w["model"] = pn.widgets.Select.from_param(f.param.model, label="Model",
+                                                  options={"PS-NN": "nn", "PS-Tensor": "tensor"},
+                                                  css_classes=["collop-scan-model"], width=120)
+        w["symmetry"] = pn.widgets.Select.from_param(f.param.symmetry, label="Coefficients",
+                                                     css_classes=["collop-scan-symmetry"], width=120)
+        w["reg_order"] = pn.widgets.Select.from_param(f.param.reg_order, label="λ_reg derivative",
+                                                      css_classes=["collop-scan-reg-order"], width=120, visible=False)
+        w["train"] = pn.widgets.MultiChoice.from_param(f.param.train, label="Training populations (N_dists takes "
+                                                       "the first n, in this order)", css_classes=["collop-scan-train"],
+                                                       sizing_mode="stretch_width")
+        w["test"] = pn.widgets.MultiChoice.from_param(f.param.test, label="Test populations",
+                                                      css_classes=["collop-scan-test"], sizing_mode="stretch_width")
+        w["curriculum"] = pn.widgets.Select.from_param(f.param.curriculum, label="Curriculum",
+                                                       css_classes=["collop-scan-curriculum"], width=260)
+        w["custom"] = pn.widgets.TextInput.from_param(f.param.custom, label="Custom curriculum (N_u:lr:epochs,...)",
+                                                      css_classes=["collop-scan-custom"], visible=False, width=260)
+        f.param.watch(lambda e: setattr(w["custom"], "visible", e.new == "custom"), "curriculum")
+        f.param.watch(lambda e: setattr(w["reg_order"], "visible", e.new == "penalties.reg"), "scan")
+        self.start = pn.widgets.Button(label="Start scan", color="primary", css_classes=["collop-scan-start"],
+                                       disabled=self.jobs is None)
+        self.stop = pn.widgets.Button(label="Stop scan", color="warning", css_classes=["collop-scan-stop"],
+                                      disabled=True)
+        self.start.on_click(self._start)
+        self.stop.on_click(self._stop)
+        self.message = alert(name="scan-message")
+        self.state.param.watch(lambda *_: self._dataset_changed(), ["dataset"])
+        self._dataset_changed()
+        return pn.Column(
+            pn.Row(w["scan"], w["values"], w["seeds"], w["model"], w["symmetry"], w["reg_order"]),
+            w["train"], w["test"], pn.Row(w["curriculum"], w["custom"], self.start, self.stop), self.message,
+            sizing_mode="stretch_width", css_classes=["collop-scan-form"])
+
+    def _dataset_changed(self) -> None:
+        ds = self.state.dataset
+        pops = [] if ds is None else [str(p) for p in ds["population"].values]
+        self.form.set_dataset(pops)
+        labels = {plain(p): p for p in pops}
+        self.widgets["train"].options, self.widgets["test"].options = labels, labels
+        self.start.disabled = ds is None or self.jobs is None
+
+    def _start(self, *_) -> None:
+        import os
+
+        s = self.state
+        errors = self.form.validate() if s.dataset is not None else ["choose a usable dataset first"]
+        if errors:
+            return set_alert(self.message, "Cannot start: " + "; ".join(errors) + ".", "danger")
+        spec = self.form.spec(os.path.abspath(s.dataset_path))
+        where = self.placement.launch() if self.placement is not None else {"workers": 2}
+        try:
+            sid = self.jobs.start(spec, kind="scan", **where)
+        except (ValueError, OSError) as exc:
+            return set_alert(self.message, f"Cannot start: {s.public(exc)}", "danger")
+        self._launched[sid] = self.form.scan
+        set_alert(self.message, f"Started scan {sid}…", "success")
+        self.cache.refresh()
+        self.update()
+        self.selects[self.form.scan].value = sid
+
+    def _stop(self, *_) -> None:
+        sid = self.selects[self.form.scan].value
+        if not sid or self.cache.get(sid) is None or self.jobs is None:
+            return
+        set_alert(self.message, self.jobs.stop(sid), "info")
+
+    # -- the sweeps ------------------------------------------------------------------------------
+    def _axis_of(self, sid: str, info: dict):
+        return scan_axis(info["index"]) if info["index"] is not None else self._launched.get(sid)
 
     def update(self) -> None:
         """New or changed sweep folders: the choosers and the figures of the chosen sweeps."""
         for axis, sel in self.selects.items():
             opts = {}
             for sid, (info, _) in self.cache.items():
-                if info["index"] is not None and scan_axis(info["index"]) == axis:
+                if self._axis_of(sid, info) == axis:
                     name = shorten(info.get("name") or "", 40)
                     opts[f"{sid}{' — ' + name if name else ''}"] = sid
             if opts != sel.options:
@@ -236,6 +338,9 @@ class ScansView(pn.viewable.Viewer):
             if sel.value not in opts.values():
                 sel.value = next(iter(opts.values()), None)
             self._draw(axis)
+        if hasattr(self, "stop"):
+            entry = self.cache.get(self.selects[self.form.scan].value or "")
+            self.stop.disabled = entry is None or entry[0]["status"] not in _ACTIVE
         self._load_bands()
 
     def _draw(self, axis: str, force: bool = False) -> None:
@@ -246,6 +351,7 @@ class ScansView(pn.viewable.Viewer):
         self._drawn[axis] = key
         entry = self.cache.get(sid) if sid else None
         frame = entry[1] if entry is not None else _EMPTY
+        self.texts[axis].object = status_line(sid, entry[0], frame, self.state) if entry is not None else ""
         name = shorten((entry[0].get("name") if entry else "") or (sid or ""), 30)
         sym = SCAN_AXES[axis][0]
         self.views[axis].update(scan_figure(scan_table(frame, axis), axis,

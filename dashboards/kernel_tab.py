@@ -8,10 +8,14 @@
   points scored on the same test populations exist (Carvalho et al., Figs.
   4 and 18). The tab re-reads the sweep's ``sweep.json`` whenever it
   changes, so points appear as they finish.
-- **A chosen point**: ``K_x`` as a k x k grid of velocity maps on a diverging
-  scale centred at zero (Figs. 5, 19, 20) and its rollout against the data.
+- **A chosen point**: ``K_x`` or ``K_y`` as a k x k grid of velocity maps on
+  a diverging scale centred at zero (Figs. 5, 19, 20) and its rollout
+  against the data.
 - **Scans** (:mod:`dashboards.kernel_scans`): N_dists, N_t and λ_reg sweeps
-  (Figs. 12-14).
+  (Figs. 12-14), launched from the page or a terminal.
+- **Where sweeps run** (:class:`dashboards.kernel_form.Placement`): a new
+  local cluster of n workers, or a running dask scheduler the server names
+  (``--args --scheduler ADDRESS``).
 
 Everything the page shows is read from the sweep folders in ``<runs>/sweeps``
 (a sweep run from a terminal with ``--out`` there shows up too); the
@@ -35,12 +39,12 @@ from .base import Background, Tab, alert, in_server, set_alert
 from .export import FigureView, figure_card
 from .figures import Axis, ColorScale, Figure, Image, Plot
 from .kernel_data import baseline_table, kernel_maps, pareto_table, points_frame, runs_frame
-from .kernel_form import SCHEMES, KernelForm
+from .kernel_form import SCHEMES, KernelForm, Placement
 from .kernel_plots import kernel_figure, pareto_figure
-from .kernel_scans import ScansView, SweepCache
+from .kernel_scans import ScansView, SweepCache, status_line
 from .runstore import load_operator
 from .sweep_jobs import get_sweep_jobs, sweeps_root
-from .text import md, plain, shorten
+from .text import plain, shorten
 
 __all__ = ["KernelTab", "SwapView"]
 
@@ -100,6 +104,7 @@ class KernelTab(Tab):
         self.jobs = get_sweep_jobs(s.config.runs)
         self.cache = SweepCache(sweeps_root(s.config.runs))
         self.form = f = KernelForm()
+        self.placement = Placement(s.config.schedulers)
         self.units = Units.of(s.dataset)
         w = {}
         w["train"] = pn.widgets.MultiChoice.from_param(f.param.train, label="Training populations",
@@ -112,8 +117,12 @@ class KernelTab(Tab):
         w["seeds"] = pn.widgets.TextInput.from_param(f.param.seeds, label="Seeds", css_classes=["collop-kernel-seeds"])
         w["model"] = pn.widgets.Select.from_param(f.param.model, label="K as", css_classes=["collop-kernel-model"],
                                                   width=170)
-        w["workers"] = pn.widgets.IntInput.from_param(f.param.workers, label="dask workers",
+        w["workers"] = pn.widgets.IntInput.from_param(self.placement.param.workers, label="dask workers",
                                                       css_classes=["collop-kernel-workers"], width=170)
+        w["where"] = pn.widgets.Select.from_param(self.placement.param.where, label="Run on",
+                                                  css_classes=["collop-kernel-where"], sizing_mode="stretch_width",
+                                                  visible=len(s.config.schedulers) > 0)
+        self.placement.param.watch(lambda e: setattr(w["workers"], "disabled", e.new != "local"), "where")
         w["tie"] = pn.widgets.Checkbox.from_param(f.param.tie, label="tie K_y to K_x", css_classes=["collop-kernel-tie"])
         w["baseline"] = pn.widgets.Checkbox.from_param(f.param.baseline, label="PS-Tensor baseline (same seeds)",
                                                        css_classes=["collop-kernel-baseline"])
@@ -144,6 +153,8 @@ class KernelTab(Tab):
         self.point_select.link(self, value="point", bidirectional=True)
         self.kernel_time = pn.widgets.Select(label="Time node", options={}, visible=False,
                                              css_classes=["collop-kernel-time"], width=160)
+        self.kernel_component = pn.widgets.RadioButtonGroup(options={"K_x": "x", "K_y": "y"}, value="x",
+                                                            css_classes=["collop-kernel-component"])
         self.kernel_view = SwapView(kernel_figure(None, self.units), "collop-kernel-maps")
         self.rollout_pop = pn.widgets.Select(label="Test population", options=[], css_classes=["collop-kernel-pop"],
                                              width=260)
@@ -156,10 +167,11 @@ class KernelTab(Tab):
         self._drawn = None
         self._ticks = 0
         self._point_row = None
-        self.scans = ScansView(self.state, self.cache)
+        self.scans = ScansView(self.state, self.cache, self.jobs, self.placement)
         self.param.watch(lambda *_: self._draw_sweep(force=True), ["sweep"])
         self.param.watch(lambda *_: self._show_point(), ["point"])
         self.kernel_time.param.watch(lambda *_: self._draw_kernel(), "value")
+        self.kernel_component.param.watch(lambda *_: self._draw_kernel(), "value")
         self.rollout_pop.param.watch(lambda *_: self._rollout(), "value")
         self.rollout_frame.param.watch(lambda *_: self._rollout(), "value_throttled")
         s.param.watch(lambda *_: self._dataset_changed(), ["dataset"])
@@ -167,15 +179,16 @@ class KernelTab(Tab):
         self._refresh(force=True)
 
         controls = pn.Column(pn.Row(self.start, self.stop, self.resume), self.message, w["train"], w["test"], w["ks"],
-                             "Schemes", w["schemes"], w["seeds"], pn.Row(w["model"], w["workers"]), w["tie"],
+                             "Schemes", w["schemes"], w["seeds"], w["where"], pn.Row(w["model"], w["workers"]),
+                             w["tie"],
                              w["baseline"], w["curriculum"], w["custom"], width=380,
                              css_classes=["collop-kernel-controls"])
         pareto = pn.Column(self.sweep_select, self.sweep_text,
                            figure_card(self.pareto, "pareto-plot", "Pareto plot: test error against k"),
                            sizing_mode="stretch_width")
         point = pn.Column("### A point of the sweep", self.point_select,
-                          pn.Row(self.kernel_time),
-                          figure_card(self.kernel_view.pane, "kernel-maps", "K_x(v; l, m): one velocity map per "
+                          pn.Row(self.kernel_component, self.kernel_time),
+                          figure_card(self.kernel_view.pane, "kernel-maps", "K_i(v; l, m): one velocity map per "
                                       "window offset (diverging scale centred at zero)", make=lambda: self.kernel_view.fig),
                           pn.Row(self.rollout_pop, self.rollout_frame), self.rollout_note,
                           figure_card(self.rollout_view, "kernel-rollout", "Its rollout against the data"),
@@ -204,9 +217,10 @@ class KernelTab(Tab):
             return set_alert(self.message, "Cannot start: " + "; ".join(errors) + ".", "danger")
         spec, bspec = self.form.specs(os.path.abspath(s.dataset_path))
         try:
-            sid = self.jobs.start(spec, workers=self.form.workers, kind="pareto")
+            where = self.placement.launch()
+            sid = self.jobs.start(spec, kind="pareto", **where)
             if bspec is not None:
-                self.jobs.start(bspec, workers=1, sweep_id=f"{sid}-baseline")
+                self.jobs.start(bspec, sweep_id=f"{sid}-baseline", **{**where, "workers": 1})
         except (ValueError, OSError) as exc:
             return set_alert(self.message, f"Cannot start: {s.public(exc)}", "danger")
         set_alert(self.message, f"Started sweep {sid}" + (" and its PS-Tensor baseline" if bspec else "") + "…",
@@ -230,7 +244,7 @@ class KernelTab(Tab):
         if not self.sweep or self.cache.get(self.sweep) is None:
             return
         try:
-            self.jobs.resume(self.sweep, workers=self.form.workers)
+            self.jobs.resume(self.sweep, **self.placement.launch())
         except (ValueError, OSError) as exc:
             return set_alert(self.message, f"Cannot resume: {self.state.public(exc)}", "danger")
         set_alert(self.message, f"Resuming sweep {self.sweep}…", "success")
@@ -285,17 +299,7 @@ class KernelTab(Tab):
                 self._transient = None
                 if self.message.alert_type in ("success", "info"):
                     set_alert(self.message, "")
-        counts = info.get("counts") or {}
-        done = sum(counts.get(k, 0) for k in ("finished", "diverged"))
-        parts = [f"**{md(self.sweep)}** · {md(status)}",
-                 f"{done}/{info['n_points']} points done" if info["n_points"] else "starting the sweep process…"]
-        parts += [f"{n} {md(k)}" for k, n in sorted(counts.items()) if k not in ("finished", "diverged") and n]
-        if info.get("error") and status in ("failed", "unknown"):
-            parts.append(f"error: {md(self.state.public(info['error']))}")
-        failed = frame[frame["status"] == "failed"] if len(frame) else frame
-        if len(failed):
-            parts.append(f"{len(failed)} failed, e.g. {md(self.state.public(str(failed['error'].iloc[0])))}")
-        self.sweep_text.object = " · ".join(parts)
+        self.sweep_text.object = status_line(self.sweep, info, frame, self.state)
         if key == self._drawn and not force:
             return
         self._drawn = key
@@ -352,9 +356,10 @@ class KernelTab(Tab):
         row = self._point_row
         op = None if row is None else load_operator(Path(row["path"]) / "operator.nc")
         maps = None
+        comp = self.kernel_component.value
         if op is not None and "K" in op:
-            maps = kernel_maps(op, self.kernel_time.value)
-        self.kernel_view.update(kernel_figure(maps, self.units, label=self._label()))
+            maps = kernel_maps(op, self.kernel_time.value, component=comp)
+        self.kernel_view.update(kernel_figure(maps, self.units, label=self._label(), component=comp))
 
     def _rollout(self) -> None:
         row, pop = self._point_row, self.rollout_pop.value

@@ -4,7 +4,8 @@ A sweep started from the page is exactly the command a user would type,
 ``python -m collop sweep run SPEC --out FOLDER --workers N``, run in its own
 session (so it outlives the page and is not stopped by the server's Ctrl-C)
 with its output in ``FOLDER/sweep.log``. It runs its points on a dask
-``LocalCluster`` (:mod:`collop.sweep.runner`). The app never waits for it: a
+``LocalCluster`` (:mod:`collop.sweep.runner`), or with ``--scheduler`` on a
+running scheduler the server was told of (:mod:`dashboards.config`). The app never waits for it: a
 small thread per sweep only ``wait()`` s for the process, and everything the
 page shows is read back from the folder (``sweep.json``, the points' run
 folders), like a sweep started from a terminal with ``--out`` in the same
@@ -170,43 +171,45 @@ class SweepJobs(ProcessTable):
         self.python = python or sys.executable
         super().__init__()
 
-    def start(self, spec: dict, *, workers: int = 2, sweep_id: str | None = None, kind: str = "sweep") -> str:
+    def start(self, spec: dict, *, workers: int = 2, scheduler: str | None = None, sweep_id: str | None = None,
+              kind: str = "sweep") -> str:
         """Run a sweep spec (JSON data, :mod:`collop.sweep.grid`) in a new folder; returns its id.
 
-        The spec is checked by the sweep process itself (before it writes
-        its index); a spec it refuses ends the process at once, and
-        :func:`sweep_info` reports the reason (the log's last line).
+        ``scheduler`` (an address or scheduler file) sends the points to a
+        running dask scheduler instead of a new local cluster of ``workers``.
+        The spec and the scheduler are checked by the sweep process itself
+        (before it writes its index); what it refuses ends the process at
+        once, and :func:`sweep_info` reports the reason (the log's last line).
         """
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers: expected a positive number, got {workers!r}")
+        _check_workers(workers)
         sweep_id = sweep_id or new_sweep_id(kind)
         self.root.mkdir(parents=True, exist_ok=True)
         folder = sweep_dir(self.root, sweep_id)
         folder.mkdir(parents=False, exist_ok=False)
         atomic_write_text(folder / "spec.json", json.dumps(spec, indent=1) + "\n")
-        self._launch(sweep_id, folder, str(folder / "spec.json"), workers, str(spec.get("name") or ""))
+        self._launch(sweep_id, folder, str(folder / "spec.json"), workers, scheduler, str(spec.get("name") or ""))
         return sweep_id
 
-    def resume(self, sweep_id: str, *, workers: int = 2) -> str:
+    def resume(self, sweep_id: str, *, workers: int = 2, scheduler: str | None = None) -> str:
         """Run the points of an existing sweep folder that are not done (``collop sweep run FOLDER``)."""
         from collop.runs import run_owner
 
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers: expected a positive number, got {workers!r}")
+        _check_workers(workers)
         folder = sweep_dir(self.root, sweep_id)
         if not (folder / "sweep.json").is_file():
             raise ValueError(f"{sweep_id}: not a sweep folder (no sweep.json)")
         if run_owner(folder) is not None or sweep_id in self.running():
             raise ValueError(f"{sweep_id}: is running already")
-        self._launch(sweep_id, folder, str(folder), workers, "", mode="ab")
+        self._launch(sweep_id, folder, str(folder), workers, scheduler, "", mode="ab")
         return sweep_id
 
-    def _launch(self, sweep_id: str, folder: Path, spec_arg: str, workers: int, name: str, mode: str = "wb") -> None:
+    def _launch(self, sweep_id: str, folder: Path, spec_arg: str, workers: int, scheduler: str | None, name: str,
+                mode: str = "wb") -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env.setdefault("OMP_NUM_THREADS", "1")
-        cmd = [self.python, "-m", "collop", "sweep", "run", spec_arg, "--out", str(folder),
-               "--workers", str(int(workers)), "--quiet"]
+        where = ["--scheduler", str(scheduler)] if scheduler else ["--workers", str(int(workers))]
+        cmd = [self.python, "-m", "collop", "sweep", "run", spec_arg, "--out", str(folder), *where, "--quiet"]
         with open(folder / "sweep.log", mode) as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     cwd=str(REPO_ROOT), env=env, start_new_session=True)
@@ -248,6 +251,11 @@ class SweepJobs(ProcessTable):
                 with _suppress():
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+
+
+def _check_workers(workers) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: expected a positive number, got {workers!r}")
 
 
 def _suppress():

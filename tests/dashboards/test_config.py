@@ -1,5 +1,6 @@
 """Data roots, runs folder and the safe resolver."""
 import os
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,15 @@ def test_server_settings(tmp_path):
         with pytest.raises(ValueError, match="max-upload-mb"):
             Config.from_args(["--max-upload-mb", bad], environ={})
     assert set(cfg.public_roots()) == {"data", "uploads", "runs"}
+
+
+def test_schedulers_come_from_the_server_not_the_page(tmp_path):
+    """Addresses and scheduler files from --scheduler and COLLOP_SCHEDULERS; anything else is one line."""
+    cfg = Config.from_args(["--scheduler", "tcp://10.0.0.5:8786", "--scheduler", "sched.json"],
+                           environ={"COLLOP_SCHEDULERS": " tls://head:8786 , tcp://10.0.0.5:8786,"})
+    assert cfg.schedulers == ["tcp://10.0.0.5:8786", str(Path("sched.json").absolute()), "tls://head:8786"]
+    assert Config.from_args([], environ={}).schedulers == []
+    for bad in ("head:8786", "http://head:8786", "tcp://head", "tcp://a b:1", "sched.yaml"):
+        with pytest.raises(ValueError, match="neither a scheduler address") as exc:
+            Config.from_args(["--scheduler", bad], environ={})
+        assert "\n" not in str(exc.value) and repr(bad) in str(exc.value)

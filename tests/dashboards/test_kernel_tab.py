@@ -398,6 +398,17 @@ def test_tab_follows_a_sweep_as_its_points_land(config, tiny_file, fp_data):
     assert "2/2 points done" in tab.sweep_text.object
     tab.point = "k2"
     assert len(tab.kernel_view.fig.plots) == 4 and tab.kernel_view.fig.ncols == 2
+    kx = [p.images()[0].values for p in tab.kernel_view.fig.plots]
+    tab.kernel_component.value = "y"                      # K_y of the same point
+    assert tab.kernel_view.fig.title.startswith("K_y") and len(tab.kernel_view.fig.plots) == 4
+    import xarray as xr
+
+    with xr.open_dataset(folder / "k2" / "operator.nc") as op:
+        want = op["K"].isel(time=0).sel(component="y").transpose("l", "m", "vy", "vx").values
+    got = [p.images()[0].values for p in tab.kernel_view.fig.plots]
+    np.testing.assert_allclose(got[2], want[0, 0])         # bottom-left map: l = m = lowest offset
+    assert not all(np.array_equal(a, b) for a, b in zip(kx, got))
+    tab.kernel_component.value = "x"
     bad = '<img src=x onerror="alert(1)">'
     write_sweep(sweeps_root(config.runs) / "evil", [_point("p", "kernel", mae=0.1, data=tiny_file)], name=bad)
     tab._refresh(force=True)
