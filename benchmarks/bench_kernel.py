@@ -15,6 +15,11 @@ frame (from the stability bound) set the cost:
 * ``trained``: after ``--warmup-train`` epochs of Table 2's first kernel stage
   (N_u = 1, lr 1e-2), with as many sub-steps as the bound then asks for.
 
+``--l1`` sets the kernel's L1 penalty in collop's trainings (the family's
+default when not given; ``--l1 0`` is the unpenalised training of the
+reference code). The penalty bounds the entries no data constrain, and
+with them the sub-step count of the trained kernel (docs/kernel.md).
+
 Baselines, printed beside collop's figures:
 
 * the public reference code's ``K2D_Tensor``, as *quoted* in issue 14 (not
@@ -42,7 +47,7 @@ wall time is printed too.
 
 Usage: python benchmarks/bench_kernel.py [--data data/sim3_split.nc]
        [--populations normal_-2_0,ring_2.0] [--k 2,4] [--dtype float64,float32]
-       [--epochs 5] [--warmup-train 30] [--no-plain] [--no-pstensor] [--json OUT]
+       [--epochs 5] [--warmup-train 30] [--l1 L] [--no-plain] [--no-pstensor] [--json OUT]
 """
 from __future__ import annotations
 
@@ -71,7 +76,8 @@ def load(data: str, populations: list[str], frames: int):
     return ds, RolloutMAE.load(ds, populations)
 
 
-def time_collop(ds, rec, k: int, dtype: str, epochs: int, warmup_train: int, nu: int = 10) -> dict:
+def time_collop(ds, rec, k: int, dtype: str, epochs: int, warmup_train: int, nu: int = 10,
+                l1: float | None = None) -> dict:
     """Wall and CPU seconds per N_u = ``nu`` epoch of collop's trainer, at the zero and at a trained kernel.
 
     Also the rollout error (``collop evaluate``'s) of the kernel after the trained timing.
@@ -79,11 +85,12 @@ def time_collop(ds, rec, k: int, dtype: str, epochs: int, warmup_train: int, nu:
     from collop.metrics import evaluate
 
     from collop.objectives import RolloutMAE, RolloutOptions
-    from collop.operators.kernel import KernelOperator, KernelOptions
+    from collop.operators.kernel import KernelOperator, KernelOptions, KernelPenalties
     from collop.train import Stage, Trainer
 
     op = KernelOperator.from_options(KernelOptions(k=k, scheme="forward", model="tensor"), rec)
-    obj = RolloutMAE(RolloutOptions(dtype=dtype))
+    pen = KernelPenalties() if l1 is None else KernelPenalties(l1=l1)
+    obj = RolloutMAE(RolloutOptions(dtype=dtype), penalties=pen)
     kw = dict(objective=obj, snapshot_every=0, checkpoint_every=0)
     out = {}
 
@@ -224,6 +231,8 @@ def main(argv=None) -> None:
     ap.add_argument("--epochs", type=int, default=5, help="timed epochs per case")
     ap.add_argument("--warmup-train", type=int, default=30,
                     help="N_u = 1 epochs (lr 1e-2) before the 'trained' timing")
+    ap.add_argument("--l1", type=float, default=None,
+                    help="L1 penalty of collop's kernel (default: the family's; 0: none, as the reference code)")
     ap.add_argument("--no-plain", action="store_true", help="skip the plain-PyTorch baseline")
     ap.add_argument("--no-pstensor", action="store_true", help="skip the PS-Tensor baseline")
     ap.add_argument("--json", type=Path)
@@ -235,8 +244,11 @@ def main(argv=None) -> None:
     pops = [p for p in a.populations.split(",") if p]
     ds, rec = load(a.data, pops, a.frames)
     P, T, n, m = rec.f.shape
+    from collop.operators.kernel import KernelPenalties
+
+    l1 = KernelPenalties().l1 if a.l1 is None else a.l1
     print(f"data {a.data}: populations {', '.join(pops)}, {T} frames, {n} x {m} bins; N_u = 10, full batch "
-          f"({P} x {T - 10} unrolls), forward scheme, tensor kernel, 1 thread")
+          f"({P} x {T - 10} unrolls), forward scheme, tensor kernel, L1 penalty {l1:g}, 1 thread")
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2-core machine)")
     rows = []
     for dtype in a.dtype.split(","):
@@ -245,10 +257,10 @@ def main(argv=None) -> None:
             print(f"PS-Tensor {dtype:7s}: {ps['cpu_s']:7.3f} s CPU {ps['wall_s']:7.3f} s wall per epoch, "
                   f"{ps['mean_substeps']:5.2f} sub-steps/frame", flush=True)
         for k in [int(x) for x in a.k.split(",")]:
-            res = time_collop(ds, rec, k, dtype, a.epochs, a.warmup_train)
+            res = time_collop(ds, rec, k, dtype, a.epochs, a.warmup_train, l1=l1)
             plain = None if a.no_plain else time_plain(rec, k, dtype, a.epochs, a.warmup_train)
             q = QUOTED_REFERENCE_S.get(k)
-            rows.append({"k": k, "dtype": dtype, "collop": res, "plain": plain, "pstensor": ps,
+            rows.append({"k": k, "dtype": dtype, "l1": l1, "collop": res, "plain": plain, "pstensor": ps,
                          "quoted_reference_s": q})
             for state in ("zero", "trained"):
                 r = res[state]
