@@ -86,6 +86,8 @@ class KernelForm(param.Parameterized):
     seeds = param.String(default="0, 1, 2", doc="random seeds (one training per seed and grid point)")
     model = param.Selector(default="tensor", objects=["tensor", "nn"], doc="K as a tensor or an MLP of v")
     tie = param.Boolean(default=False, doc="K_y(vx, vy, l, m) = K_x(vy, vx, m, l) (square grids)")
+    l1 = param.Number(default=0.0, bounds=(0, None), doc="L1 penalty on K (0: none, the paper's training; "
+                      "docs/kernel.md section 7)")
     curriculum = param.Selector(default=list(CURRICULA)[0], objects=list(CURRICULA), doc="curriculum preset")
     custom = param.String(default="1:1e-2:100", doc="a custom curriculum N_u:lr:epochs,...")
     baseline = param.Boolean(default=True, doc="also sweep PS-Tensor over the seeds (the baseline line)")
@@ -154,7 +156,8 @@ class KernelForm(param.Parameterized):
         label = name or "Pareto curve over the kernel size k"
         spec = {"name": label, "mode": "product",
                 "base": {**base, "family": "kernel", "curriculum": kern,
-                         "options": {"model": self.model, "tie": bool(self.tie), "nt": 1}},
+                         "options": {"model": self.model, "tie": bool(self.tie), "nt": 1},
+                         **({"penalties": {"l1": float(self.l1)}} if self.l1 > 0 else {})},
                 "axes": {"options.k": ks, "options.scheme": [s for s in SCHEMES if s in self.schemes],
                          "seed": seeds}}
         if not self.baseline:

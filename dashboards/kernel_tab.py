@@ -124,6 +124,8 @@ class KernelTab(Tab):
                                                   visible=len(s.config.schedulers) > 0)
         self.placement.param.watch(lambda e: setattr(w["workers"], "disabled", e.new != "local"), "where")
         w["tie"] = pn.widgets.Checkbox.from_param(f.param.tie, label="tie K_y to K_x", css_classes=["collop-kernel-tie"])
+        w["l1"] = pn.widgets.FloatInput.from_param(f.param.l1, label="L1 penalty on K", start=0.0, step=1e-5,
+                                                   css_classes=["collop-kernel-l1"], width=170)
         w["baseline"] = pn.widgets.Checkbox.from_param(f.param.baseline, label="PS-Tensor baseline (same seeds)",
                                                        css_classes=["collop-kernel-baseline"])
         w["curriculum"] = pn.widgets.Select.from_param(f.param.curriculum, label="Curriculum",
@@ -180,7 +182,7 @@ class KernelTab(Tab):
 
         controls = pn.Column(pn.Row(self.start, self.stop, self.resume), self.message, w["train"], w["test"], w["ks"],
                              "Schemes", w["schemes"], w["seeds"], w["where"], pn.Row(w["model"], w["workers"]),
-                             w["tie"],
+                             pn.Row(w["tie"], w["l1"]),
                              w["baseline"], w["curriculum"], w["custom"], width=380,
                              css_classes=["collop-kernel-controls"])
         pareto = pn.Column(self.sweep_select, self.sweep_text,

@@ -298,6 +298,13 @@ def test_form_validates_and_builds_the_sweep_specs():
     from collop.sweep import expand, parse_sweep_spec
 
     assert len(expand(parse_sweep_spec(spec), "/tmp/nowhere")) == 2 * 2 * 3      # a valid sweep spec
+    assert "penalties" not in spec["base"]                # no penalty unless asked for
+    f.l1 = 1e-5
+    spec = f.specs("/data/x.nc")[0]
+    assert spec["base"]["penalties"] == {"l1": 1e-5}
+    assert len(expand(parse_sweep_spec(spec), "/tmp/nowhere")) == 2 * 2 * 3
+    with pytest.raises(ValueError):
+        f.l1 = -1.0
     f.baseline = False
     assert f.specs("/data/x.nc")[1] is None
 
