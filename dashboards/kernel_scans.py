@@ -297,8 +297,6 @@ class ScansView(pn.viewable.Viewer):
         self.start.disabled = ds is None or self.jobs is None
 
     def _start(self, *_) -> None:
-        import os
-
         s = self.state
         errors = self.form.validate() if s.dataset is not None else ["choose a usable dataset first"]
         if errors:
@@ -338,9 +336,8 @@ class ScansView(pn.viewable.Viewer):
             if sel.value not in opts.values():
                 sel.value = next(iter(opts.values()), None)
             self._draw(axis)
-        if hasattr(self, "stop"):
-            entry = self.cache.get(self.selects[self.form.scan].value or "")
-            self.stop.disabled = entry is None or entry[0]["status"] not in _ACTIVE
+        entry = self.cache.get(self.selects[self.form.scan].value or "")
+        self.stop.disabled = entry is None or entry[0]["status"] not in _ACTIVE
         self._load_bands()
 
     def _draw(self, axis: str, force: bool = False) -> None:
