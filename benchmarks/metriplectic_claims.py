@@ -27,7 +27,7 @@ Three phases:
 
 Usage::
 
-    python benchmarks/metriplectic_claims.py train [--out runs/metriplectic_claims]
+    python benchmarks/metriplectic_claims.py train [--out runs/metriplectic_claims] [--keep last|average]
     python benchmarks/metriplectic_claims.py evaluate [--out ...] [--figures docs/figures/metriplectic]
     python benchmarks/metriplectic_claims.py known-truth [--seeds 6] [--n 20000] [--solver-angle 0.05]
     python benchmarks/metriplectic_claims.py cm-truth [--n 100000] [--models cm1,cm2]
@@ -63,7 +63,7 @@ def _finished(run_dir: Path) -> bool:
     return m.exists() and json.loads(m.read_text()).get("status") == "finished"
 
 
-def train(out: Path, pairs: int, threads: int) -> None:
+def train(out: Path, pairs: int, threads: int, keep: str = "last") -> None:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "train_log.jsonl"
     for preset, model in ORDER:
@@ -71,15 +71,15 @@ def train(out: Path, pairs: int, threads: int) -> None:
         if _finished(run_dir):
             print(f"{run_dir.name}: already trained")
             continue
-        cmd = [str(ROOT / ".venv" / "bin" / "collop"), "train", "metriplectic", str(DATA[preset]),
+        cmd = [sys.executable, "-m", "collop", "train", "metriplectic", str(DATA[preset]),
                "--train", ",".join(TRAIN), "--test", "bimaxwellian", "--model", model,
                "--pairs", str(pairs), "--curriculum", CURRICULA[model], "--max-points", "500",
                "--time-rule", "trapezoid", "--weights", "equal", "--estimator", "split",
-               "--threads", str(threads), "--seed", "0", "--out", str(run_dir), "-q"]
+               "--keep", keep, "--threads", str(threads), "--seed", "0", "--out", str(run_dir), "-q"]
         if (run_dir / "checkpoint.pt").exists():
             cmd.append("--resume")
         t0, c0 = time.time(), os.times()
-        rc = subprocess.call(cmd)
+        rc = subprocess.call(cmd, cwd=str(ROOT))
         c1 = os.times()
         rec = {"run": run_dir.name, "command": " ".join(cmd), "rc": rc, "wall_s": time.time() - t0,
                "cpu_s": (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)}
@@ -487,7 +487,8 @@ def main(argv=None) -> int:
                    help="known-truth, cm-truth: particles per run (default 20000 and 100000)")
     p.add_argument("--models", type=lambda x: x.split(","), default=["cm1", "cm2"], help="cm-truth: models")
     p.add_argument("--curriculum", default="1:0.01:6000,1:0.003:2000,1:0.001:2000", help="cm-truth: Adam stages")
-    p.add_argument("--keep", choices=["last", "average"], default="average", help="cm-truth: weights kept")
+    p.add_argument("--keep", choices=["last", "average"], default=None,
+                   help="weights kept per stage (train: default last; cm-truth: default average)")
     p.add_argument("--check", type=int, default=500, help="cm-truth: steps between shape checks")
     p.add_argument("--solver-angle", type=float, default=0.05, help="known-truth: solver angle of the data")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "metriplectic_claims")
@@ -500,12 +501,12 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=lambda x: x.split(","), default=None, help="evaluate: runs (default all)")
     a = p.parse_args(argv)
     if a.phase == "train":
-        train(a.out, a.pairs, a.threads)
+        train(a.out, a.pairs, a.threads, a.keep or "last")
     elif a.phase == "sharp":
         for preset in a.presets or list(DATA):
             sharp(a.out, preset, a.frames, a.runs)
     elif a.phase == "cm-truth":
-        cm_truth(a.n or 100_000, a.models, a.curriculum, a.check, a.pairs, a.threads, a.out, a.keep)
+        cm_truth(a.n or 100_000, a.models, a.curriculum, a.check, a.pairs, a.threads, a.out, a.keep or "average")
     elif a.phase == "known-truth":
         known_truth_ensemble(a.seeds, a.n or 20_000, a.solver_angle, a.out)
     else:

@@ -8,13 +8,13 @@ plot's horizontal baseline.
 """
 from __future__ import annotations
 
-import re
-
 import param
 
 from collop.train import parse_curriculum
 
-__all__ = ["KernelForm", "Placement", "CURRICULA", "SCHEMES", "LOCAL", "parse_ints"]
+from .form_checks import parse_ints, split_errors
+
+__all__ = ["KernelForm", "Placement", "CURRICULA", "SCHEMES", "LOCAL"]
 
 #: Kernel finite-difference schemes (:data:`collop.operators.kernel.SCHEMES`).
 SCHEMES = ["forward", "backward", "centred"]
@@ -29,24 +29,6 @@ CURRICULA = {
 LOCAL = "local"
 #: The paper's Section 3.2 split of sim3 (its reference [41]): nine training normals on a grid of centres.
 SPLIT_TRAIN = [f"normal_{a}_{b}" for a in (-1, 0, 1) for b in (-1, 0, 1)]
-
-
-def parse_ints(text: str, what: str, low: int | None = None) -> list[int]:
-    """``"1, 2,3"`` -> ``[1, 2, 3]`` (unique, in order); ValueError with a one-line message."""
-    parts = [p for p in re.split(r"[,\s]+", str(text or "").strip()) if p]
-    if not parts:
-        raise ValueError(f"{what}: give at least one integer")
-    out = []
-    for p in parts:
-        try:
-            v = int(p)
-        except ValueError:
-            raise ValueError(f"{what}: {p!r} is not an integer") from None
-        if low is not None and v < low:
-            raise ValueError(f"{what}: {v} is below {low}")
-        if v not in out:
-            out.append(v)
-    return out
 
 
 class Placement(param.Parameterized):
@@ -113,16 +95,9 @@ class KernelForm(param.Parameterized):
 
     def validate(self) -> list[str]:
         """What stops a start, one line each (empty when the form is complete)."""
-        errors = []
         if not self.populations:
             return ["choose a usable dataset first"]
-        unknown = [p for p in [*self.train, *self.test] if p not in self.populations]
-        if unknown:
-            errors.append(f"unknown populations: {', '.join(unknown)}")
-        if not self.train:
-            errors.append("choose at least one training population")
-        if not self.test:
-            errors.append("choose at least one test population")
+        errors = split_errors(self.populations, self.train, self.test)
         try:
             ks = parse_ints(self.ks, "k", low=1)
             big = [k for k in ks if self.grid[0] and k > min(self.grid)]

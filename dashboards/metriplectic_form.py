@@ -5,6 +5,7 @@ import os
 
 import param
 
+from .form_checks import split_errors
 from .metriplectic_data import MODELS, model_of
 
 __all__ = ["MetriplecticForm", "MAX_SEED"]
@@ -43,14 +44,7 @@ class MetriplecticForm(param.Parameterized):
         """What stops a start, one line each (empty when the form is complete)."""
         if not self.runs:
             return ["choose an MD file with runs first"]
-        errors = []
-        unknown = [r for r in [*self.train, *self.test] if r not in self.runs]
-        if unknown:
-            errors.append(f"unknown runs: {', '.join(unknown)}")
-        if not self.train:
-            errors.append("choose at least one training run")
-        if not self.test:
-            errors.append("choose at least one test run")
+        errors = split_errors(self.runs, self.train, self.test, noun="run")
         if not 1 <= int(self.steps) <= 100_000_000:
             errors.append(f"steps must be between 1 and 100000000, not {self.steps}")
         if int(self.pairs) < 2:

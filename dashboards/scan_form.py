@@ -16,16 +16,13 @@ The defaults are the grids of the paper's scans on sim1.
 """
 from __future__ import annotations
 
-import math
-import re
-
 import param
 
 from collop.train import parse_curriculum
 
-from .kernel_form import parse_ints
+from .form_checks import parse_floats, parse_ints, split_errors
 
-__all__ = ["ScanForm", "SCANS", "parse_floats"]
+__all__ = ["ScanForm", "SCANS"]
 
 #: Scan axis -> (label, default values, default model).
 SCANS = {
@@ -41,24 +38,6 @@ CURRICULA = {
     "custom": "custom",
 }
 _TABLE2 = {"tensor": "ps-tensor", "nn": "ps-nn"}
-
-
-def parse_floats(text: str, what: str, low: float = 0.0) -> list[float]:
-    """``"0, 1e-6"`` -> ``[0.0, 1e-06]`` (unique, in order, finite and >= ``low``); ValueError with one line."""
-    parts = [p for p in re.split(r"[,\s]+", str(text or "").strip()) if p]
-    if not parts:
-        raise ValueError(f"{what}: give at least one number")
-    out = []
-    for p in parts:
-        try:
-            v = float(p)
-        except ValueError:
-            raise ValueError(f"{what}: {p!r} is not a number") from None
-        if not math.isfinite(v) or v < low:
-            raise ValueError(f"{what}: {p} is not a finite number >= {low:g}")
-        if v not in out:
-            out.append(v)
-    return out
 
 
 class ScanForm(param.Parameterized):
@@ -111,14 +90,7 @@ class ScanForm(param.Parameterized):
         """What stops a start, one line each (empty when the form is complete)."""
         if not self.populations:
             return ["choose a usable dataset first"]
-        errors = []
-        unknown = [p for p in [*self.train, *self.test] if p not in self.populations]
-        if unknown:
-            errors.append(f"unknown populations: {', '.join(unknown)}")
-        if not self.train:
-            errors.append("choose at least one training population")
-        if not self.test:
-            errors.append("choose at least one test population")
+        errors = split_errors(self.populations, self.train, self.test)
         for check in (self.axis_values, lambda: parse_ints(self.seeds, "seeds", low=0)):
             try:
                 check()

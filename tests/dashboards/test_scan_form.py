@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from dashboards.kernel_form import LOCAL, Placement
-from dashboards.scan_form import SCANS, ScanForm, parse_floats
+from dashboards.form_checks import parse_floats
+from dashboards.scan_form import SCANS, ScanForm
 
 
 def test_scan_form_defaults_are_the_papers_grids_and_its_specs_expand():
