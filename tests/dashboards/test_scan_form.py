@@ -95,6 +95,7 @@ def test_a_sweep_sent_to_an_unreachable_scheduler_fails_in_one_line(tiny_file, t
     assert not (jobs.root / sid / "sweep.json").exists() and not list((jobs.root / sid).glob("*/run.json"))
 
 
+@pytest.mark.slow
 def test_a_scan_launched_from_the_page_runs_on_the_servers_scheduler(config, tiny_file):
     """Kernel tab -> Scans: a cut N_dists scan sent to a running scheduler fills its figure; K_y is drawable."""
     import dataclasses
