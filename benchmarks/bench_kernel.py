@@ -82,7 +82,7 @@ def load(data: str, populations: list[str], frames: int):
 
 
 def time_collop(ds, rec, k: int, dtype: str, epochs: int, warmup_train: int, nu: int = 10,
-                l1: float | None = None, substeps: int | None = None) -> dict:
+                l1: float = 0.0, substeps: int | None = None) -> dict:
     """Wall and CPU seconds per N_u = ``nu`` epoch of collop's trainer, at the zero and at a trained kernel.
 
     Also the rollout error (``collop evaluate``'s) of the kernel after the trained timing.
@@ -91,11 +91,11 @@ def time_collop(ds, rec, k: int, dtype: str, epochs: int, warmup_train: int, nu:
 
     from collop.objectives import RolloutMAE, RolloutOptions
     from collop.operators.kernel import KernelOperator, KernelOptions, KernelPenalties
+    from collop.solvers import make_solver
     from collop.train import Stage, Trainer
 
     op = KernelOperator.from_options(KernelOptions(k=k, scheme="forward", model="tensor"), rec)
-    pen = KernelPenalties() if l1 is None else KernelPenalties(l1=l1)
-    obj = RolloutMAE(RolloutOptions(dtype=dtype, substeps=substeps), penalties=pen)
+    obj = RolloutMAE(RolloutOptions(dtype=dtype, substeps=substeps), penalties=KernelPenalties(l1=l1))
     kw = dict(objective=obj, snapshot_every=0, checkpoint_every=0)
     out = {}
 
@@ -117,8 +117,6 @@ def time_collop(ds, rec, k: int, dtype: str, epochs: int, warmup_train: int, nu:
     timed("zero")
     Trainer([Stage(1, 1e-2, warmup_train)], **kw).fit(op, rec)
     timed("trained")
-    from collop.solvers import make_solver
-
     ev = evaluate(op, ds, list(rec.names), solver=make_solver("euler", substeps))
     out["rollout_mae"], out["negative_mass"] = ev["rollout_mae"], ev["rollout_negative_mass"]
     return out

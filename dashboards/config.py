@@ -175,10 +175,9 @@ class Config:
             data_roots[key] = r
         data_roots["uploads"] = uploads
         named = []
-        for a in schedulers:
-            a = str(a).strip()
-            if a and a not in named:
-                named.append(scheduler_address(a))
+        for a in (scheduler_address(a) for a in schedulers if str(a).strip()):
+            if a not in named:
+                named.append(a)
         return cls(data_roots=data_roots, uploads=uploads, runs=Path(runs).absolute(), allow_remote=allow_remote,
                    max_upload_mb=float(max_upload_mb), schedulers=named)
 

@@ -26,6 +26,7 @@ from . import plots
 from .base import Background, alert, set_alert
 from .export import FigureView, figure_card
 from .kernel_data import SCAN_AXES, coefficient_bands, points_frame, scan_axis, scan_table
+from .kernel_form import Placement
 from .kernel_plots import bands_figure, scan_figure
 from .runstore import load_operator
 from .scan_form import SCANS, ScanForm
@@ -211,7 +212,7 @@ class ScansView(pn.viewable.Viewer):
     def __init__(self, state, cache: SweepCache, jobs=None, placement=None):
         super().__init__()
         self.state, self.cache = state, cache
-        self.jobs, self.placement = jobs, placement
+        self.jobs, self.placement = jobs, placement if placement is not None else Placement()
         self.selects, self.views, self.texts, self._drawn = {}, {}, {}, {}
         self._launched: dict[str, str] = {}          # sweep id -> scan axis, for sweeps started here
         cards = []
@@ -302,9 +303,8 @@ class ScansView(pn.viewable.Viewer):
         if errors:
             return set_alert(self.message, "Cannot start: " + "; ".join(errors) + ".", "danger")
         spec = self.form.spec(os.path.abspath(s.dataset_path))
-        where = self.placement.launch() if self.placement is not None else {"workers": 2}
         try:
-            sid = self.jobs.start(spec, kind="scan", **where)
+            sid = self.jobs.start(spec, kind="scan", **self.placement.launch())
         except (ValueError, OSError) as exc:
             return set_alert(self.message, f"Cannot start: {s.public(exc)}", "danger")
         self._launched[sid] = self.form.scan

@@ -39,7 +39,7 @@ from .base import Background, Tab, alert, in_server, set_alert
 from .export import FigureView, figure_card
 from .figures import Axis, ColorScale, Figure, Image, Plot
 from .kernel_data import baseline_table, kernel_maps, pareto_table, points_frame, runs_frame
-from .kernel_form import SCHEMES, KernelForm, Placement
+from .kernel_form import LOCAL, SCHEMES, KernelForm, Placement
 from .kernel_plots import kernel_figure, pareto_figure
 from .kernel_scans import ScansView, SweepCache, status_line
 from .runstore import load_operator
@@ -122,7 +122,7 @@ class KernelTab(Tab):
         w["where"] = pn.widgets.Select.from_param(self.placement.param.where, label="Run on",
                                                   css_classes=["collop-kernel-where"], sizing_mode="stretch_width",
                                                   visible=len(s.config.schedulers) > 0)
-        self.placement.param.watch(lambda e: setattr(w["workers"], "disabled", e.new != "local"), "where")
+        self.placement.param.watch(lambda e: setattr(w["workers"], "disabled", e.new != LOCAL), "where")
         w["tie"] = pn.widgets.Checkbox.from_param(f.param.tie, label="tie K_y to K_x", css_classes=["collop-kernel-tie"])
         w["l1"] = pn.widgets.FloatInput.from_param(f.param.l1, label="L1 penalty on K", start=0.0, step=1e-5,
                                                    css_classes=["collop-kernel-l1"], width=170)

@@ -80,7 +80,7 @@ def test_server_settings(tmp_path):
 def test_schedulers_come_from_the_server_not_the_page(tmp_path):
     """Addresses and scheduler files from --scheduler and COLLOP_SCHEDULERS; anything else is one line."""
     cfg = Config.from_args(["--scheduler", "tcp://10.0.0.5:8786", "--scheduler", "sched.json"],
-                           environ={"COLLOP_SCHEDULERS": " tls://head:8786 , tcp://10.0.0.5:8786,"})
+                           environ={"COLLOP_SCHEDULERS": " tls://head:8786 , tcp://10.0.0.5:8786,sched.json,"})
     assert cfg.schedulers == ["tcp://10.0.0.5:8786", str(Path("sched.json").absolute()), "tls://head:8786"]
     assert Config.from_args([], environ={}).schedulers == []
     for bad in ("head:8786", "http://head:8786", "tcp://head", "tcp://a b:1", "sched.yaml"):
