@@ -98,7 +98,9 @@ def test_fused_unrolled_mae_matches_torch_and_passes_gradcheck(r):
     """The fused unroll (per-frame sub-step counts, each window stepping its own frame's count in
     the kernel) equals the autograd-traced torch unroll (masked groups), and its hand-written
     adjoint passes gradcheck with respect to the stencil."""
-    fs, Wdt = _record(r, 6, 2, 6, 7, seed=20 + r)
+    # r = 1: the full Jacobian (5 x 9 x 4 x 5 = 900 columns); r = 2: random projections of it (fast
+    # mode), since its full Jacobian (5250 columns) alone took 40 s
+    fs, Wdt = _record(r, 6, 2, 4, 5, seed=20 + r) if r == 1 else _record(r, 6, 2, 6, 7, seed=20 + r)
     counts = np.array([1, 3, 2, 1, 2])
     nu = 2
     fused = unrolled_abs_error(Wdt, fs, nu, counts)
@@ -107,7 +109,7 @@ def test_fused_unrolled_mae_matches_torch_and_passes_gradcheck(r):
     assert fused.item() == pytest.approx(ref.item(), rel=1e-12)
     W = Wdt.clone().requires_grad_()
     # |.| has kinks where f_hat = f; random data keep every |f_hat - f| far above gradcheck's eps
-    assert gradcheck(lambda w: ForwardEuler().unrolled_abs_error(w, fs, nu, counts), (W,))
+    assert gradcheck(lambda w: ForwardEuler().unrolled_abs_error(w, fs, nu, counts), (W,), fast_mode=r == 2)
 
 
 def test_unrolled_states_reuse_their_buffers_between_epochs():
