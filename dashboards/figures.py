@@ -62,12 +62,15 @@ class Axis:
         Logarithmic scale.
     range : (float, float), optional
         Fixed limits; None fits the data (NaN ignored).
+    integer : bool
+        Ticks at whole numbers only (a count such as the kernel size k).
     """
 
     label: str
     unit: str = ""
     log: bool = False
     range: tuple | None = None
+    integer: bool = False
 
     @property
     def text(self) -> str:

@@ -60,7 +60,7 @@ def pareto_figure(table: pd.DataFrame, baselines: pd.DataFrame | None = None, *,
     if not lines:
         lines = [Line(np.zeros(0), np.zeros(0), "")]
     plot = Plot(title or "Test error against kernel size (mean ± std over seeds)",
-                Axis("kernel size k", "cells"), _error_axis(lines), lines, width=520, height=300)
+                Axis("kernel size k", "cells", integer=True), _error_axis(lines), lines, width=520, height=300)
     return Figure([plot], name="pareto-plot", responsive=True, title=plot.title)
 
 
@@ -134,7 +134,7 @@ def scan_figure(table: pd.DataFrame, axis: str, *, title: str = "") -> Figure:
         lines = [Line(np.zeros(0), np.zeros(0), "")]
     unit = {"n_train": "populations", "options.nt": "time nodes", "penalties.reg": "dimensionless"}[axis]
     label = f"{sym}, {what}" + (f" (0 drawn at {zero:g})" if zero is not None else "")
-    plot = Plot(title or f"Test error against {sym} (mean ± std over seeds)", Axis(label, unit, log=log),
+    plot = Plot(title or f"Test error against {sym} (mean ± std over seeds)", Axis(label, unit, log=log, integer=axis == "n_train"),
                 _error_axis(lines), lines, width=420, height=260)
     return Figure([plot], name=f"scan-{axis.replace('.', '-')}", title=plot.title, responsive=True)
 

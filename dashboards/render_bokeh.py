@@ -115,6 +115,9 @@ class _PlotModels:
             kw.update(frame_width=plot.width, frame_height=plot.height)
         p = self.fig = bk_figure(**kw)
         p.title.text_font_size = TITLE_SIZE
+        for axis, which in ((plot.x, p.xaxis), (plot.y, p.yaxis)):
+            if axis.integer:
+                which.ticker.min_interval = 1        # whole numbers only
         self.parts = []
         items = []
         colors = iter(plot.line_colors())

@@ -97,6 +97,10 @@ def to_matplotlib(fig: Figure):
             ax.set_xscale("log")
         if plot.y.log:
             ax.set_yscale("log")
+        for axis, which in ((plot.x, ax.xaxis), (plot.y, ax.yaxis)):
+            if axis.integer:
+                from matplotlib.ticker import MaxNLocator
+                which.set_major_locator(MaxNLocator(integer=True))
         if plot.x.range is not None:
             ax.set_xlim(*plot.x.range)
         if plot.y.range is not None:

@@ -251,6 +251,13 @@ def test_pareto_figure_lines_baselines_and_empty_range():
     got = drawn(to_matplotlib(fig))["plots"][0]
     # (matplotlib lists lines with error bars after plain ones in its legend: compare the entries, not their order)
     assert got["ylog"] and sorted(got["lines"]) == sorted(["forward", "PS-Tensor (isotropic), 1 run(s)"])
+    # k is a count: ticks at whole numbers only, in the export and on the page
+    assert p.x.integer
+    ticks = to_matplotlib(fig).axes[0].get_xticks()
+    assert len(ticks) >= 2 and np.array_equal(ticks, np.round(ticks))
+    from dashboards.render_bokeh import BokehView
+
+    assert BokehView(fig).figures[0].xaxis[0].ticker.min_interval == 1
     # before any point is done: the lines are there (NaN), on a fixed log range, and the export still works
     pending = [dict(e, status="pending", metrics={}) for e in pts]
     fig0 = pareto_figure(pareto_table(points_frame({"points": pending})))
