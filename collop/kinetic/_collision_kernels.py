@@ -14,6 +14,8 @@ import math
 import numba
 import numpy as np
 
+from ._pair_kernels import orthogonal_unit
+
 __all__ = ["pair_speeds", "turn_pairs", "kappa_quadrupole"]
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
@@ -88,18 +90,7 @@ def turn_pairs(v, i, j, vbar, G, dt, x, phi, tol):
             n = math.sqrt(np2)
             rtx, rty, rtz = px / n, py / n, pz / n
         else:
-            ax, ay, az = abs(uhx), abs(uhy), abs(uhz)
-            ex, ey, ez = 0.0, 0.0, 0.0
-            if ax <= ay and ax <= az:
-                ex = 1.0
-            elif ay <= az:
-                ey = 1.0
-            else:
-                ez = 1.0
-            d = ex * uhx + ey * uhy + ez * uhz
-            wx, wy, wz = ex - d * uhx, ey - d * uhy, ez - d * uhz
-            nw = math.sqrt(wx * wx + wy * wy + wz * wz)
-            rtx, rty, rtz = wx / nw, wy / nw, wz / nw
+            rtx, rty, rtz = orthogonal_unit(uhx, uhy, uhz)
         stx = uhy * rtz - uhz * rty
         sty = uhz * rtx - uhx * rtz
         stz = uhx * rty - uhy * rtx

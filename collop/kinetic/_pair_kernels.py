@@ -15,9 +15,27 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["pair_terms", "PROFILE_CODES"]
+__all__ = ["pair_terms", "PROFILE_CODES", "orthogonal_unit"]
 
 PROFILE_CODES = {"exp": 0, "gauss": 0, "v2exp": 1, "shell": 2}
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def orthogonal_unit(uhx, uhy, uhz):
+    """A unit vector orthogonal to the unit vector ``(uhx, uhy, uhz)``: the axis least aligned with it,
+    projected off it and normalised (the frame's ``r~`` where ``r`` is parallel to ``u``)."""
+    ax, ay, az = abs(uhx), abs(uhy), abs(uhz)
+    ex, ey, ez = 0.0, 0.0, 0.0
+    if ax <= ay and ax <= az:
+        ex = 1.0
+    elif ay <= az:
+        ey = 1.0
+    else:
+        ez = 1.0
+    d = ex * uhx + ey * uhy + ez * uhz
+    wx, wy, wz = ex - d * uhx, ey - d * uhy, ez - d * uhz
+    nw = math.sqrt(wx * wx + wy * wy + wz * wz)
+    return wx / nw, wy / nw, wz / nw
 
 
 @numba.njit(fastmath=True, cache=True, nogil=True, error_model="numpy")
@@ -76,18 +94,7 @@ def pair_terms(V, vbar, frame, i1, i2, N, centres, widths, codes, consts, sigma,
             rtx, rty, rtz = px / npr, py / npr, pz / npr
             s = a * npr
         else:                                          # any unit vector orthogonal to u~
-            ax, ay, az = abs(uhx), abs(uhy), abs(uhz)
-            ex, ey, ez = 0.0, 0.0, 0.0
-            if ax <= ay and ax <= az:
-                ex = 1.0
-            elif ay <= az:
-                ey = 1.0
-            else:
-                ez = 1.0
-            d = ex * uhx + ey * uhy + ez * uhz
-            wx, wy, wz = ex - d * uhx, ey - d * uhy, ez - d * uhz
-            nw = math.sqrt(wx * wx + wy * wy + wz * wz)
-            rtx, rty, rtz = wx / nw, wy / nw, wz / nw
+            rtx, rty, rtz = orthogonal_unit(uhx, uhy, uhz)
             s = 0.0
         stx = uhy * rtz - uhz * rty
         sty = uhz * rtx - uhx * rtz
